@@ -1,0 +1,141 @@
+"""`nexara`: every capability of the engine as a subcommand.
+
+Each subcommand lives in `core/commands/<name>.py` and follows one protocol, so
+that local, `--json` and `--host` runs share one code path:
+
+- `register(sub)` adds its parser and calls `p.set_defaults(cmd=<module>)`;
+- `events(args) -> Iterable[dict]` does the work where the data is and yields
+  events (see `core.events`); it raises `NexaraError` for bad input;
+- `render(events, args) -> int` consumes the stream on the user's side: human
+  output with rich unless `args.json` (the dispatcher then prints the events
+  itself), and any local files (`--report`, `--csv`, `--write-config`);
+- or, for commands that only make sense on the user's side (tui, remote, job
+  control), a plain `run(args) -> int`.
+
+With `--host H` the dispatcher runs the same command on H as `nexara … --json`
+and feeds the events it sends back to the local `render`. Options that name a
+local output file are listed in `p.set_defaults(client_options=(...))` and are
+not forwarded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
+
+from core import __version__
+from core.errors import NexaraError
+from core.events import emit, event, raise_on_error
+
+COMMAND_MODULES = (
+    "demo", "scan", "results", "preview", "decide", "quarantine", "restore",
+    "extract", "train", "evaluate", "monitor", "job", "remote", "tui",
+)
+
+
+def add_common(p: argparse.ArgumentParser, *, json_output: bool = True, host: bool = True) -> None:
+    """The options every engine command takes."""
+    if json_output:
+        p.add_argument("--json", action="store_true", help="one JSON event per line on stdout, for machines")
+    if host:
+        p.add_argument("--host", metavar="H", help="run on H (an ~/.ssh/config alias or user@host[:port])")
+        p.add_argument("--remote-nexara", metavar="PATH", help="the nexara executable to run on H")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="nexara",
+        description="Rescue and train on large, messy video datasets.",
+    )
+    parser.add_argument("--version", action="version", version=f"nexara {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in COMMAND_MODULES:
+        try:
+            mod = importlib.import_module(f"core.commands.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name == f"core.commands.{name}":
+                continue  # not written yet
+            raise
+        mod.register(sub)
+    return parser
+
+
+def remote_argv(argv: Sequence[str], client_options: Iterable[str]) -> list[str]:
+    """The argv to run on the host: without --host/--remote-nexara and local-only outputs, with --json."""
+    strip = {"--host", "--remote-nexara", *client_options}
+    out: list[str] = []
+    skip = False
+    for a in argv:
+        if skip:
+            skip = False
+            continue
+        name = a.split("=", 1)[0]
+        if name in strip:
+            skip = "=" not in a
+            continue
+        out.append(a)
+    if "--json" not in out:
+        out.append("--json")
+    return out
+
+
+def _echo_json(events: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    for ev in events:
+        emit(ev)
+        yield ev
+
+
+def dispatch(args: argparse.Namespace, argv: Sequence[str]) -> int:
+    cmd = args.cmd
+    if not hasattr(cmd, "events"):
+        return cmd.run(args)
+    host_name = getattr(args, "host", None)
+    if host_name and host_name != "local":
+        from core.hosts import open_host
+
+        host = open_host(host_name, remote_nexara=getattr(args, "remote_nexara", None))
+        stream: Iterable[dict[str, Any]] = host.stream(
+            remote_argv(argv, getattr(args, "client_options", ()))
+        )
+    else:
+        stream = cmd.events(args)
+    if getattr(args, "json", False):
+        # Machines get every event, including the error, and the exit code.
+        try:
+            return cmd.render(_echo_json(raise_on_error(_guard(stream))), args)
+        except NexaraError as exc:
+            return exc.exit_code
+    return cmd.render(raise_on_error(stream), args)
+
+
+def _guard(stream: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    """Turn a NexaraError raised by the engine into an `error` event."""
+    try:
+        yield from stream
+    except NexaraError as exc:
+        yield event("error", message=exc.message, exit_code=exc.exit_code)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    # The subcommand's own argv, for forwarding to a host.
+    sub_argv = argv[argv.index(args.command):] if args.command in argv else argv
+    try:
+        return dispatch(args, sub_argv)
+    except NexaraError as exc:
+        print(f"nexara: {exc.message}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("nexara: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,77 @@
+"""Records that cross module and process boundaries.
+
+Every record here is a dataclass with a lossless `to_dict`/`from_dict`, because
+results travel through worker processes, SQLite, JSON-lines event logs and SSH.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from enum import Enum
+from typing import Any
+
+
+class Verdict(str, Enum):
+    OK = "ok"
+    WARNING = "warning"  # cosmetic messages only: usable
+    DAMAGED = "damaged"  # some frames concealed, still usable for training
+    CORRUPT = "corrupt"  # unusable
+
+    @property
+    def usable(self) -> bool:
+        return self is not Verdict.CORRUPT
+
+
+VERDICT_ORDER = [Verdict.OK, Verdict.WARNING, Verdict.DAMAGED, Verdict.CORRUPT]
+
+LEVELS = ("quick", "standard", "full")
+
+
+def level_rank(level: str) -> int:
+    return LEVELS.index(level)
+
+
+@dataclass
+class FileResult:
+    """The integrity verdict for one file, with everything needed to explain it."""
+
+    path: str  # relative to ROOT, POSIX separators
+    split: str
+    cls: str
+    verdict: Verdict
+    reasons: list[str] = field(default_factory=list)
+    messages: list[str] = field(default_factory=list)  # raw FFmpeg log lines, capped
+    frames_decoded: int = 0
+    frames_corrupt: int = 0
+    frames_expected: int | None = None
+    packets_failed: int = 0
+    duration_s: float | None = None  # declared by the container
+    decoded_s: float | None = None  # timestamp of the last decoded frame
+    size: int = 0
+    mtime_ns: int = 0
+    seconds: float = 0.0  # wall time spent checking
+    level: str = "standard"
+    codec: str | None = None
+    container: str | None = None
+    width: int | None = None
+    height: int | None = None
+    fps: float | None = None
+
+    @property
+    def usable(self) -> bool:
+        return self.verdict.usable
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["verdict"] = self.verdict.value
+        d["class"] = d.pop("cls")
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> FileResult:
+        d = dict(d)
+        if "class" in d:
+            d["cls"] = d.pop("class")
+        d["verdict"] = Verdict(d["verdict"])
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in known})

@@ -1,0 +1,156 @@
+"""The scan results store: one SQLite file per dataset, in the state directory.
+
+Rows are keyed by relative path and validated by size, mtime, level and engine
+version, so an unchanged rescan is a single indexed read and a scan killed half
+way resumes from whatever it committed. Results are committed in batches (a
+kill loses at most one batch). The dataset itself is never written to.
+
+`location` tracks the journaled quarantine: a quarantined file keeps its row
+(the verdict is still true of the bytes), marked `quarantine`, so summaries
+drop it at once and a restore brings it back without a rescan.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from core import ENGINE_VERSION
+from core.dataset import VideoFile
+from core.paths import store_path_for
+from core.records import FileResult, level_rank
+
+DATASET = "dataset"
+QUARANTINE = "quarantine"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS files (
+    rel TEXT PRIMARY KEY,
+    split TEXT NOT NULL,
+    cls TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL,
+    level TEXT NOT NULL,
+    engine TEXT NOT NULL,
+    verdict TEXT NOT NULL,
+    result TEXT NOT NULL,
+    location TEXT NOT NULL DEFAULT 'dataset',
+    scanned_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS files_location ON files(location);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+
+class ScanStore:
+    def __init__(self, path: Path, root: Path | None = None):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(str(self.path), timeout=30, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(_SCHEMA)
+        if root is not None:
+            self.set_meta("root", str(Path(root).resolve()))
+
+    @classmethod
+    def for_root(cls, root: Path) -> ScanStore:
+        return cls(store_path_for(root), root=root)
+
+    @staticmethod
+    def exists_for(root: Path) -> bool:
+        return store_path_for(root).exists()
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> ScanStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- meta ---------------------------------------------------------------
+    def set_meta(self, key: str, value: object) -> None:
+        self._db.execute(
+            "INSERT INTO meta(key, value) VALUES(?, ?) ON CONFLICT(key) DO UPDATE SET value=excluded.value",
+            (key, json.dumps(value)),
+        )
+        self._db.commit()
+
+    def get_meta(self, key: str, default: object = None) -> object:
+        row = self._db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return json.loads(row[0]) if row else default
+
+    # -- results ------------------------------------------------------------
+    def cached(self, videos: Iterable[VideoFile], level: str) -> dict[str, FileResult]:
+        """Results still valid for these files at this level (or a deeper one)."""
+        want = level_rank(level)
+        rows = {
+            r[0]: r
+            for r in self._db.execute(
+                "SELECT rel, size, mtime_ns, level, engine, result FROM files WHERE location=?",
+                (DATASET,),
+            )
+        }
+        out: dict[str, FileResult] = {}
+        for v in videos:
+            row = rows.get(v.rel)
+            if row is None:
+                continue
+            _, size, mtime_ns, lvl, engine, result = row
+            if size == v.size and mtime_ns == v.mtime_ns and engine == ENGINE_VERSION and level_rank(lvl) >= want:
+                out[v.rel] = FileResult.from_dict(json.loads(result))
+        return out
+
+    def put_many(self, results: Iterable[FileResult]) -> None:
+        now = time.time()
+        self._db.executemany(
+            "INSERT INTO files(rel, split, cls, size, mtime_ns, level, engine, verdict, result, location, scanned_at)"
+            " VALUES(?,?,?,?,?,?,?,?,?,?,?)"
+            " ON CONFLICT(rel) DO UPDATE SET split=excluded.split, cls=excluded.cls, size=excluded.size,"
+            " mtime_ns=excluded.mtime_ns, level=excluded.level, engine=excluded.engine,"
+            " verdict=excluded.verdict, result=excluded.result, location=excluded.location,"
+            " scanned_at=excluded.scanned_at",
+            [
+                (
+                    r.path, r.split, r.cls, r.size, r.mtime_ns, r.level, ENGINE_VERSION,
+                    r.verdict.value, json.dumps(r.to_dict()), DATASET, now,
+                )
+                for r in results
+            ],
+        )
+        self._db.commit()
+
+    def prune(self, present: set[str]) -> int:
+        """Forget dataset rows whose files are gone from disk (not quarantined ones)."""
+        gone = [
+            rel for (rel,) in self._db.execute("SELECT rel FROM files WHERE location=?", (DATASET,))
+            if rel not in present
+        ]
+        self._db.executemany("DELETE FROM files WHERE rel=?", [(r,) for r in gone])
+        self._db.commit()
+        return len(gone)
+
+    def results(self, location: str = DATASET) -> Iterator[FileResult]:
+        for (result,) in self._db.execute(
+            "SELECT result FROM files WHERE location=? ORDER BY rel", (location,)
+        ):
+            yield FileResult.from_dict(json.loads(result))
+
+    def get(self, rel: str) -> tuple[FileResult, str] | None:
+        row = self._db.execute("SELECT result, location FROM files WHERE rel=?", (rel,)).fetchone()
+        return (FileResult.from_dict(json.loads(row[0])), row[1]) if row else None
+
+    def count(self, location: str = DATASET) -> int:
+        return self._db.execute("SELECT COUNT(*) FROM files WHERE location=?", (location,)).fetchone()[0]
+
+    def set_location(self, rels: Iterable[str], location: str) -> None:
+        self._db.executemany("UPDATE files SET location=? WHERE rel=?", [(location, r) for r in rels])
+        self._db.commit()
+
+    def has_results(self) -> bool:
+        return self._db.execute("SELECT 1 FROM files LIMIT 1").fetchone() is not None
