@@ -1,0 +1,165 @@
+"""The training configuration: one TOML file, validated, defaults from the seed.
+
+`nexara decide --write-config` writes it (with class weights and per-class
+augmentation multipliers computed from measured counts); `nexara train` reads
+it; `--set KEY=VALUE` overrides any key. Unknown or ill-typed keys are errors
+naming the key, so a typo never silently trains with a default.
+Importing this module does not import TensorFlow.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from core.errors import NexaraError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+
+@dataclass
+class TrainConfig:
+    """Every key, with the seed's optimal values as defaults (see the seed's CONFIG)."""
+
+    # The seed's names and values.
+    dropout_rate: float = 0.32  # moderate: preserves patterns
+    augmentation_multiplier: int = 3  # views per training clip incl. the original (majority class)
+    focal_gamma: float = 3.0  # binary focal loss: hard-example mining
+    batch_size: int = 96  # RTX 3090 sized; lower it on out-of-memory
+    epochs: int = 150
+    early_stopping_patience: int = 30
+    learning_rate: float = 1e-3  # Adam
+    # Data.
+    frames_per_clip: int = 20  # frames sampled evenly across each usable clip
+    frame_size: int = 224  # square input to the backbone, pixels
+    backbone: str = "MobileNetV2"  # a keras.applications model name
+    backbone_weights: str = "imagenet"  # "imagenet", a path to a weights file, or "none"
+    positive_class: str = "violent"  # the class scored as 1 by the binary head
+    class_weights: dict[str, float] = field(default_factory=dict)  # class -> weight; empty = all 1.0
+    class_multipliers: dict[str, int] = field(default_factory=dict)  # class -> augmentation views
+    include_damaged: bool = True  # train on `damaged` clips too (they are usable)
+    # Head.
+    lstm_units: int = 128
+    dense_units: int = 64
+    # Evaluation / deployment gate (the seed's bar for 110 cameras).
+    tta_views: list[str] = field(default_factory=lambda: ["original", "flip", "crop_center", "shift_early", "shift_late"])
+    gate_overall: float = 0.90
+    gate_recall: dict[str, float] = field(default_factory=lambda: {"violent": 0.88, "nonviolent": 0.91})
+    gate_max_gap: float = 0.08
+    seed: int = 1337
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+_FIELDS = {f.name: f for f in fields(TrainConfig)}
+_DEFAULTS = TrainConfig()
+
+
+def _expected_type(name: str) -> type:
+    return type(getattr(_DEFAULTS, name))
+
+
+def _coerce(name: str, value: Any) -> Any:
+    """Check (and gently coerce int->float) one value; raise naming the key."""
+    want = _expected_type(name)
+    if want is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if want is dict:
+        if not isinstance(value, dict):
+            raise NexaraError(f"config key '{name}': expected a table, got {type(value).__name__}")
+        inner = int if name == "class_multipliers" else float
+        out = {}
+        for k, v in value.items():
+            if isinstance(v, bool) or not isinstance(v, (int, float)):
+                raise NexaraError(f"config key '{name}.{k}': expected a number, got {type(v).__name__}")
+            if inner is int and float(v) != int(v):
+                raise NexaraError(f"config key '{name}.{k}': expected an integer, got {v}")
+            out[str(k)] = inner(v)
+        return out
+    if want is list:
+        if not isinstance(value, list) or not all(isinstance(x, str) for x in value):
+            raise NexaraError(f"config key '{name}': expected a list of strings")
+        return list(value)
+    if isinstance(value, bool) != (want is bool) or not isinstance(value, want):
+        raise NexaraError(f"config key '{name}': expected {want.__name__}, got {type(value).__name__} ({value!r})")
+    return value
+
+
+def _validate(cfg: TrainConfig) -> TrainConfig:
+    checks = [
+        ("dropout_rate", 0.0 <= cfg.dropout_rate < 1.0, "must be in [0, 1)"),
+        ("augmentation_multiplier", cfg.augmentation_multiplier >= 1, "must be >= 1"),
+        ("focal_gamma", cfg.focal_gamma >= 0, "must be >= 0"),
+        ("batch_size", cfg.batch_size >= 1, "must be >= 1"),
+        ("epochs", cfg.epochs >= 1, "must be >= 1"),
+        ("early_stopping_patience", cfg.early_stopping_patience >= 0, "must be >= 0"),
+        ("frames_per_clip", cfg.frames_per_clip >= 1, "must be >= 1"),
+        ("frame_size", cfg.frame_size >= 8, "must be >= 8"),
+        ("learning_rate", cfg.learning_rate > 0, "must be > 0"),
+    ]
+    for key, ok, why in checks:
+        if not ok:
+            raise NexaraError(f"config key '{key}': {why} (got {getattr(cfg, key)!r})")
+    for k, m in cfg.class_multipliers.items():
+        if m < 1:
+            raise NexaraError(f"config key 'class_multipliers.{k}': must be >= 1 (got {m})")
+    for k, w in cfg.class_weights.items():
+        if w <= 0:
+            raise NexaraError(f"config key 'class_weights.{k}': must be > 0 (got {w})")
+    return cfg
+
+
+def from_mapping(data: dict[str, Any], source: str = "config") -> TrainConfig:
+    values: dict[str, Any] = {}
+    for key, value in data.items():
+        if key not in _FIELDS:
+            raise NexaraError(f"{source}: unknown config key '{key}'")
+        values[key] = _coerce(key, value)
+    return _validate(TrainConfig(**values))
+
+
+def load_config(path: Path | None) -> TrainConfig:
+    """Defaults when path is None; else the file, validated."""
+    if path is None:
+        return TrainConfig()
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise NexaraError(f"{path}: no such config file") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise NexaraError(f"{path}: not valid TOML: {exc}") from None
+    # Allow either a flat file or a [train] table.
+    if "train" in data and isinstance(data["train"], dict):
+        data = {**{k: v for k, v in data.items() if k != "train"}, **data["train"]}
+    return from_mapping(data, source=str(path))
+
+
+def apply_overrides(cfg: TrainConfig, overrides: list[str]) -> TrainConfig:
+    """`--set KEY=VALUE` (VALUE in TOML syntax; bare words are strings)."""
+    data = cfg.to_dict()
+    for item in overrides:
+        if "=" not in item:
+            raise NexaraError(f"--set {item!r}: expected KEY=VALUE")
+        key, raw = item.split("=", 1)
+        key = key.strip()
+        try:
+            value = tomllib.loads(f"v = {raw}")["v"]
+        except tomllib.TOMLDecodeError:
+            value = raw
+        if "." in key:
+            top, sub = key.split(".", 1)
+            if top not in _FIELDS or _expected_type(top) is not dict:
+                raise NexaraError(f"--set: unknown config key '{key}'")
+            data[top] = {**data[top], sub: value}
+        else:
+            if key not in _FIELDS:
+                raise NexaraError(f"--set: unknown config key '{key}'")
+            data[key] = value
+    return from_mapping(data, source="--set")
