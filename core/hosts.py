@@ -70,7 +70,16 @@ class Host(ABC):
     def cancel_job(self, job_id: str) -> None: ...
 
     @abstractmethod
-    def read_file(self, path: str) -> bytes: ...
+    def read_file(self, path: str, offset: int = 0, length: int | None = None) -> bytes:
+        """Bytes of a file on the host from `offset` (for tailing logs and fetching reports)."""
+
+    @abstractmethod
+    def write_file(self, path: str, data: bytes) -> None:
+        """Write a small file on the host atomically (e.g. a list of approved files to move)."""
+
+    @abstractmethod
+    def stat_file(self, path: str) -> tuple[int, float] | None:
+        """(size, mtime) of a file on the host, or None if it does not exist."""
 
     def close(self) -> None:  # noqa: B027 - optional hook
         pass
