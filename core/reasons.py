@@ -42,6 +42,7 @@ _REASONS = [
     Reason("container_warning", Severity.COSMETIC, "A container-level warning that does not affect decoding."),
     Reason("timeout", Severity.FATAL, "Checking the file exceeded the hard time limit (decoder hang)."),
     Reason("crash", Severity.FATAL, "The decoder process died while checking this file."),
+    Reason("check_failed", Severity.FATAL, "Nexara's checker itself failed on this file; the message says why."),
 ]
 
 REASONS: dict[str, Reason] = {r.code: r for r in _REASONS}
