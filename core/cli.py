@@ -105,7 +105,7 @@ def dispatch(args: argparse.Namespace, argv: Sequence[str]) -> int:
     if getattr(args, "json", False):
         # Machines get every event, including the error, and the exit code.
         try:
-            return cmd.render(_echo_json(raise_on_error(_guard(stream))), args)
+            return cmd.render(raise_on_error(_echo_json(_guard(stream))), args)
         except NexaraError as exc:
             return exc.exit_code
     return cmd.render(raise_on_error(stream), args)

@@ -45,6 +45,22 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
 
+def _key(rel: str) -> str | bytes:
+    """The `rel` column value. SQLite text must be valid UTF-8, but a file name on
+    Linux need not be (os.fsdecode gives lone surrogates): such names are stored
+    as their raw bytes (a BLOB in the same column), so they neither crash the scan
+    nor collide with anything."""
+    try:
+        rel.encode("utf-8")
+        return rel
+    except UnicodeEncodeError:
+        return rel.encode("utf-8", "surrogateescape")
+
+
+def _rel(value: str | bytes) -> str:
+    return value.decode("utf-8", "surrogateescape") if isinstance(value, bytes) else value
+
+
 class ScanStore:
     def __init__(self, path: Path, root: Path | None = None):
         self.path = Path(path)
@@ -90,7 +106,7 @@ class ScanStore:
         """Results still valid for these files at this level (or a deeper one)."""
         want = level_rank(level)
         rows = {
-            r[0]: r
+            _rel(r[0]): r
             for r in self._db.execute(
                 "SELECT rel, size, mtime_ns, level, engine, result FROM files WHERE location=?",
                 (DATASET,),
@@ -117,7 +133,7 @@ class ScanStore:
             " scanned_at=excluded.scanned_at",
             [
                 (
-                    r.path, r.split, r.cls, r.size, r.mtime_ns, r.level, ENGINE_VERSION,
+                    _key(r.path), _key(r.split), _key(r.cls), r.size, r.mtime_ns, r.level, ENGINE_VERSION,
                     r.verdict.value, json.dumps(r.to_dict()), DATASET, now,
                 )
                 for r in results
@@ -129,7 +145,7 @@ class ScanStore:
         """Forget dataset rows whose files are gone from disk (not quarantined ones)."""
         gone = [
             rel for (rel,) in self._db.execute("SELECT rel FROM files WHERE location=?", (DATASET,))
-            if rel not in present
+            if _rel(rel) not in present
         ]
         self._db.executemany("DELETE FROM files WHERE rel=?", [(r,) for r in gone])
         self._db.commit()
@@ -142,15 +158,19 @@ class ScanStore:
             yield FileResult.from_dict(json.loads(result))
 
     def get(self, rel: str) -> tuple[FileResult, str] | None:
-        row = self._db.execute("SELECT result, location FROM files WHERE rel=?", (rel,)).fetchone()
+        row = self._db.execute("SELECT result, location FROM files WHERE rel=?", (_key(rel),)).fetchone()
         return (FileResult.from_dict(json.loads(row[0])), row[1]) if row else None
 
     def count(self, location: str = DATASET) -> int:
         return self._db.execute("SELECT COUNT(*) FROM files WHERE location=?", (location,)).fetchone()[0]
 
     def set_location(self, rels: Iterable[str], location: str) -> None:
-        self._db.executemany("UPDATE files SET location=? WHERE rel=?", [(location, r) for r in rels])
+        self._db.executemany("UPDATE files SET location=? WHERE rel=?", [(location, _key(r)) for r in rels])
         self._db.commit()
+
+    def locations(self) -> dict[str, str]:
+        """rel → location for every row, without decoding results (quarantine bookkeeping)."""
+        return {_rel(rel): loc for rel, loc in self._db.execute("SELECT rel, location FROM files")}
 
     def has_results(self) -> bool:
         return self._db.execute("SELECT 1 FROM files LIMIT 1").fetchone() is not None

@@ -1,0 +1,255 @@
+"""How fast is `nexara scan`, against the two ways people check videos today?
+
+Builds (or takes, `--dir`) a dataset of user-like clips — 640x360, 30 fps, 8 s,
+a keyframe every 2 s, AAC audio, H.264 in MP4 — plus damaged copies, then times
+in ONE process, on the same files and the same number of workers:
+
+- our scan at quick / standard / full (each from an empty results store),
+- OpenCV: open, read the first / middle / last frame (the user's script),
+- `ffmpeg -v error -i F -f null -` per file (the community one-liner; only if
+  an ffmpeg CLI is installed), a file being "bad" if it printed anything,
+- an unchanged rescan at standard (the store answers everything).
+
+It prints a table (seconds, files/s, files each method calls unusable, and how
+many of those calls are wrong against the known damage) and ends with one line
+`standard_vs_opencv=… full_vs_ffmpeg=… quick_vs_opencv=… rescan_speedup=…`,
+each a ratio of wall times: how many times faster ours is.
+
+Encoding is the slow part of building, so the clean files are copies of a few
+distinct encodes (the scanners read every copy in full either way); each
+damaged file is damaged on its own with the demo generator's damage functions.
+
+    python benchmarks/scan_throughput.py --clips 200
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+USER_CLIP = {"size": (640, 360), "fps": 30.0, "seconds": 8.0, "keyframe_s": 2.0, "audio": True,
+             "container": "mp4", "codec": "h264"}
+TRUTH_NAME = "benchmark_truth.json"
+# Damage kinds and the source clip each starts from.
+DAMAGES = {
+    "zero_byte": "fast", "html_page": "fast", "random_bytes": "fast",
+    "truncated_faststart": "fast", "truncated_tail": "fast", "sample_table_broken": "fast",
+    "bitflip_packet": "fast", "bitflip_stream": "fast", "audio_damage": "fast",
+    "truncated_moov_end": "moov_end", "chapter_ref_missing": "moov_end",
+    "no_video_stream": "audio_only",
+}
+
+
+# -- building -----------------------------------------------------------------
+def _encode(args: tuple[str, str, int, dict, str]) -> str:
+    from core import demo
+
+    path, label, seed, extra, bitrate = args
+    if bitrate:
+        # Web video is bitrate-capped (a 360p upload is ~1 Mb/s); the demo's
+        # synthetic noise would otherwise encode at several Mb/s and make every
+        # decoder look slow. Capped through x264's VBV, in this process only.
+        enc, opts = demo.CODECS["h264"]
+        bits = int(float(bitrate.rstrip("kKmM")) * (1e6 if bitrate[-1] in "mM" else 1e3 if bitrate[-1] in "kK" else 1))
+        demo.CODECS["h264"] = (enc, {**opts, "maxrate": str(bits), "bufsize": str(2 * bits)})
+    spec = {**USER_CLIP, **extra}
+    demo.write_clip(path, label, seed=seed, **spec)
+    return path
+
+
+def build(root: Path, clips: int, damaged_share: float, workers: int, sources_per_class: int,
+          bitrate: str) -> dict:
+    """Write the dataset; returns {rel: usable} (the truth)."""
+    from core.demo import DAMAGE_KINDS, apply_damage
+
+    src_dir = root.parent / (root.name + "_sources")
+    src_dir.mkdir(parents=True, exist_ok=True)
+    jobs = []
+    for label in ("violent", "nonviolent"):
+        for k in range(sources_per_class):
+            jobs.append((str(src_dir / f"{label}_{k}.mp4"), label, 100 + k, {"faststart": True}, bitrate))
+    jobs.append((str(src_dir / "moov_end.mp4"), "violent", 7, {"faststart": False}, bitrate))
+    jobs.append((str(src_dir / "audio_only.mp4"), "violent", 8, {"video": False}, bitrate))
+    todo = [j for j in jobs if not Path(j[0]).exists()]
+    t0 = time.monotonic()
+    with ProcessPoolExecutor(workers) as ex:
+        list(ex.map(_encode, todo))
+    print(f"encoded {len(todo)} source clips in {time.monotonic() - t0:.1f}s", file=sys.stderr)
+
+    truth: dict[str, bool] = {}
+    n_damaged = round(clips * damaged_share)
+    n_clean = clips - n_damaged
+    for i in range(n_clean):
+        label = ("violent", "nonviolent")[i % 2]
+        rel = f"train/{label}/{label}_{i:05d}.mp4"
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(src_dir / f"{label}_{i // 2 % sources_per_class}.mp4", root / rel)
+        truth[rel] = True
+    kinds = list(DAMAGES)
+    for i in range(n_damaged):
+        kind = kinds[i % len(kinds)]
+        label = ("violent", "nonviolent")[i % 2]
+        rel = f"train/{label}/damaged_{kind}_{i:04d}.mp4"
+        path = root / rel
+        src = DAMAGES[kind]
+        src_path = src_dir / (f"{label}_0.mp4" if src == "fast" else f"{src}.mp4")
+        shutil.copyfile(src_path, path)
+        apply_damage(path, kind, random.Random(i))
+        truth[rel] = DAMAGE_KINDS[kind].usable
+    (root / TRUTH_NAME).write_text(json.dumps(truth, indent=1))
+    return truth
+
+
+# -- the contenders -------------------------------------------------------------
+def opencv_check(path: str) -> bool:
+    """The user's script: usable when OpenCV opens it and reads first, middle and last frame."""
+    import cv2
+
+    cap = cv2.VideoCapture(path)
+    try:
+        if not cap.isOpened():
+            return False
+        n = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
+        if n <= 0:
+            return False
+        for idx in (0, n // 2, max(0, n - 1)):
+            cap.set(cv2.CAP_PROP_POS_FRAMES, idx)
+            ok, frame = cap.read()
+            if not ok or frame is None:
+                return False
+        return True
+    finally:
+        cap.release()
+
+
+def ffmpeg_check(path: str) -> bool:
+    """The one-liner: usable when `ffmpeg -v error … -f null -` prints nothing and exits 0."""
+    p = subprocess.run(
+        ["ffmpeg", "-nostdin", "-hide_banner", "-v", "error", "-i", path, "-f", "null", "-"],
+        capture_output=True,
+    )
+    return p.returncode == 0 and not p.stderr.strip()
+
+
+def time_ours(root: Path, level: str, workers: int, state: Path) -> tuple[float, dict[str, bool], int]:
+    from core.scan import scan
+
+    os.environ["NEXARA_STATE_DIR"] = str(state)
+    usable: dict[str, bool] = {}
+    checked = 0
+    t0 = time.perf_counter()
+    for ev in scan(root, level=level, workers=workers):
+        if ev["type"] == "file":
+            usable[ev["result"]["path"]] = ev["result"]["verdict"] != "corrupt"
+        elif ev["type"] == "summary":
+            checked = ev["checked"]
+    return time.perf_counter() - t0, usable, checked
+
+
+def time_opencv(files: list[str], workers: int) -> tuple[float, list[bool]]:
+    import multiprocessing as mp
+
+    t0 = time.perf_counter()
+    with ProcessPoolExecutor(workers, mp_context=mp.get_context("forkserver")) as ex:
+        out = list(ex.map(opencv_check, files, chunksize=4))
+    return time.perf_counter() - t0, out
+
+
+def time_ffmpeg(files: list[str], workers: int) -> tuple[float, list[bool]]:
+    t0 = time.perf_counter()
+    with ThreadPoolExecutor(workers) as ex:  # each check is its own ffmpeg process
+        out = list(ex.map(ffmpeg_check, files))
+    return time.perf_counter() - t0, out
+
+
+# -- main -----------------------------------------------------------------------
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--dir", type=Path, help="dataset to use (built there if empty or missing)")
+    ap.add_argument("--clips", type=int, default=200, help="files in the dataset (default 200)")
+    ap.add_argument("--damaged-share", type=float, default=0.1, help="share of damaged files (default 0.1)")
+    ap.add_argument("--sources", type=int, default=3, help="distinct encodes per class (default 3)")
+    ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    ap.add_argument("--bitrate", default="1M",
+                    help="cap the clips' video bitrate like web video (default 1M; '' = encoder default)")
+    ap.add_argument("--skip", action="append", default=[], choices=["opencv", "ffmpeg"],
+                    help="leave a baseline out")
+    args = ap.parse_args(argv)
+
+    tmp = Path(tempfile.mkdtemp(prefix="nexara-bench-"))
+    try:
+        root = args.dir or tmp / "dataset"
+        truth_file = root / TRUTH_NAME
+        if truth_file.exists():
+            truth = json.loads(truth_file.read_text())
+            print(f"using {root} ({len(truth)} files)", file=sys.stderr)
+        else:
+            truth = build(root, args.clips, args.damaged_share, args.workers, args.sources, args.bitrate)
+        files = sorted(truth)
+        paths = [str(root / f) for f in files]
+        mb = sum(os.path.getsize(p) for p in paths) / 1e6
+        print(f"{len(files)} files ({sum(not u for u in truth.values())} unusable by construction), "
+              f"{mb:.0f} MB (mean {mb / max(1, len(files)):.1f} MB), {args.workers} workers", file=sys.stderr)
+        os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # keep OpenCV's FFmpeg chatter off the table
+        os.environ.setdefault("OPENCV_LOG_LEVEL", "SILENT")
+
+        rows: list[tuple[str, float, dict[str, bool] | None]] = []
+        times: dict[str, float] = {}
+        for level in ("quick", "standard", "full"):
+            state = tmp / f"state-{level}"
+            t, usable, _ = time_ours(root, level, args.workers, state)
+            times[level] = t
+            rows.append((f"nexara scan --level {level}", t, usable))
+            print(f"  {level}: {t:.2f}s", file=sys.stderr)
+        t, usable, checked = time_ours(root, "standard", args.workers, tmp / "state-standard")
+        times["rescan"] = t
+        rows.append((f"nexara scan, unchanged rescan ({checked} re-checked)", t, usable))
+        if "opencv" not in args.skip:
+            t, ok = time_opencv(paths, args.workers)
+            times["opencv"] = t
+            rows.append(("OpenCV open + first/middle/last frame", t, dict(zip(files, ok, strict=True))))
+            print(f"  opencv: {t:.2f}s", file=sys.stderr)
+        ffmpeg_note = ""
+        if "ffmpeg" in args.skip:
+            ffmpeg_note = "skipped"
+        elif shutil.which("ffmpeg") is None:
+            ffmpeg_note = "no ffmpeg CLI on PATH (apt-get install ffmpeg) — baseline not run"
+        else:
+            t, ok = time_ffmpeg(paths, args.workers)
+            times["ffmpeg"] = t
+            rows.append(("ffmpeg -v error -f null - (per file)", t, dict(zip(files, ok, strict=True))))
+            print(f"  ffmpeg: {t:.2f}s", file=sys.stderr)
+
+        print(f"\n{'method':<52} {'seconds':>8} {'files/s':>8} {'unusable':>9} {'wrong':>6}")
+        for name, t, usable in rows:
+            bad = sum(not u for u in usable.values()) if usable else 0
+            wrong = sum(usable.get(f, True) != truth[f] for f in files) if usable else 0
+            print(f"{name:<52} {t:>8.2f} {len(files) / t:>8.1f} {bad:>9} {wrong:>6}")
+        if ffmpeg_note:
+            print(f"ffmpeg: {ffmpeg_note}")
+
+        def ratio(a: str, b: str) -> str:
+            return f"{times[a] / times[b]:.1f}" if a in times and b in times else "n/a"
+
+        print(
+            f"standard_vs_opencv={ratio('opencv', 'standard')} full_vs_ffmpeg={ratio('ffmpeg', 'full')} "
+            f"quick_vs_opencv={ratio('opencv', 'quick')} rescan_speedup={ratio('standard', 'rescan')}"
+        )
+        return 0
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

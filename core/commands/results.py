@@ -1,0 +1,100 @@
+"""`nexara results ROOT`: the stored verdicts of the last scan, without scanning.
+
+For people (what is wrong, and where) and for the TUI and other commands
+(`--json`: one `file` event per matching file, then a `summary` of the whole
+dataset as stored). Filters narrow the file list, never the summary, so the
+numbers always match what `nexara scan` printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from core.cli import add_common
+from core.events import event
+from core.records import Verdict
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "results",
+        help="show the stored results of the last scan of ROOT (no scanning)",
+        description="Show the stored verdicts for ROOT. Filters narrow the file list; the summary is always the whole dataset.",
+    )
+    p.add_argument("root", metavar="ROOT", help="the dataset folder that was scanned")
+    p.add_argument("--verdict", action="append", choices=[v.value for v in Verdict], metavar="V",
+                   help="only files with this verdict (ok, warning, damaged, corrupt); repeatable")
+    p.add_argument("--reason", action="append", metavar="CODE",
+                   help="only files carrying this reason code (e.g. truncated); repeatable")
+    add_common(p)
+    p.set_defaults(cmd=sys.modules[__name__])
+
+
+def events(args: argparse.Namespace) -> Iterator[dict[str, Any]]:
+    from core.scan import stored_results
+    from core.summary import Summary
+
+    store, meta = stored_results(Path(args.root))
+    verdicts = set(args.verdict or [])
+    reasons = set(args.reason or [])
+    summary = Summary()
+    shown = 0
+    with store:
+        yield event("results", root=str(Path(args.root).expanduser().resolve()), last_scan=meta)
+        for r in store.results():
+            summary.add(r)
+            if verdicts and r.verdict.value not in verdicts:
+                continue
+            if reasons and not reasons.intersection(r.reasons):
+                continue
+            shown += 1
+            yield event("file", result=r.to_dict(), cached=True)
+    yield event("summary", summary=summary.to_dict(), shown=shown, level=meta.get("level"))
+
+
+def render(events: Iterable[dict[str, Any]], args: argparse.Namespace) -> int:
+    if getattr(args, "json", False):
+        for _ in events:
+            pass
+        return 0
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    from core.report import render_report
+    from core.summary import Summary
+
+    out = Console()
+    filtered = bool(args.verdict or args.reason)
+    table = Table(show_edge=False, pad_edge=False)
+    for col in ("path", "split/class", "verdict", "reasons"):
+        table.add_column(col, overflow="fold")
+    rows = 0
+    for ev in events:
+        t = ev.get("type")
+        if t == "results":
+            meta = ev.get("last_scan") or {}
+            if meta and not meta.get("complete", False):
+                out.print("[yellow]note:[/] the last scan did not finish; run `nexara scan` to complete it",
+                          highlight=False)
+        elif t == "file":
+            r = ev["result"]
+            if not filtered and r["verdict"] == Verdict.OK.value:
+                continue  # unfiltered, list the files worth a look
+            rows += 1
+            table.add_row(
+                escape(repr(r["path"])[1:-1]), f"{escape(r['split'])}/{escape(r['class'])}",
+                r["verdict"], escape(", ".join(r.get("reasons", []))),
+            )
+        elif t == "summary":
+            if rows:
+                out.print(table)
+            else:
+                out.print("no matching files", highlight=False)
+            out.print()
+            render_report(out, Summary.from_dict(ev["summary"]))
+    return 0

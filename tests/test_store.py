@@ -1,0 +1,83 @@
+"""The SQLite results store: what counts as unchanged, pruning, quarantine rows."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import core
+from core.dataset import VideoFile
+from core.records import FileResult, Verdict
+from core.store import QUARANTINE, ScanStore
+
+
+def _r(rel: str, size: int = 10, mtime: int = 1, level: str = "standard",
+       verdict: Verdict = Verdict.OK) -> FileResult:
+    return FileResult(path=rel, split="train", cls="violent", verdict=verdict, size=size,
+                      mtime_ns=mtime, level=level, reasons=[] if verdict is Verdict.OK else ["truncated"])
+
+
+def _v(rel: str, size: int = 10, mtime: int = 1) -> VideoFile:
+    return VideoFile(rel, "train", "violent", size, mtime)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> ScanStore:
+    s = ScanStore.for_root(tmp_path)
+    yield s
+    s.close()
+
+
+def test_cached_only_when_size_mtime_level_and_engine_match(store: ScanStore, monkeypatch) -> None:
+    store.put_many([_r("a.mp4"), _r("b.mp4", level="quick"), _r("c.mp4", level="full")])
+    videos = [_v("a.mp4"), _v("b.mp4"), _v("c.mp4"), _v("new.mp4")]
+    assert set(store.cached(videos, "standard")) == {"a.mp4", "c.mp4"}  # full serves standard
+    assert set(store.cached(videos, "quick")) == {"a.mp4", "b.mp4", "c.mp4"}
+    assert set(store.cached(videos, "full")) == {"c.mp4"}
+    assert store.cached([_v("a.mp4", size=11)], "standard") == {}
+    assert store.cached([_v("a.mp4", mtime=2)], "standard") == {}
+    monkeypatch.setattr(core, "ENGINE_VERSION", "999")
+    import core.store as store_mod
+
+    monkeypatch.setattr(store_mod, "ENGINE_VERSION", "999")
+    assert store.cached(videos, "quick") == {}  # a new engine re-checks everything
+
+
+def test_upsert_roundtrip_and_prune(store: ScanStore) -> None:
+    store.put_many([_r("a.mp4"), _r("b\nc.mp4")])
+    store.put_many([_r("a.mp4", verdict=Verdict.CORRUPT)])
+    assert store.count() == 2
+    got, location = store.get("a.mp4")
+    assert got.verdict is Verdict.CORRUPT and got.reasons == ["truncated"] and location == "dataset"
+    assert [r.path for r in store.results()] == ["a.mp4", "b\nc.mp4"]
+    store.set_location(["a.mp4"], QUARANTINE)
+    assert store.prune(present=set()) == 1  # b\nc.mp4 is gone; the quarantined row stays
+    assert store.count() == 0 and store.count(QUARANTINE) == 1
+    assert store.has_results()
+
+
+def test_meta_and_persistence(tmp_path: Path) -> None:
+    with ScanStore.for_root(tmp_path) as s:
+        s.set_meta("last_scan", {"level": "full", "complete": True})
+        s.put_many([_r("x.mp4")])
+    assert ScanStore.exists_for(tmp_path)
+    with ScanStore.for_root(tmp_path) as s:
+        assert s.get_meta("last_scan") == {"level": "full", "complete": True}
+        assert s.get_meta("root") == str(tmp_path.resolve())
+        assert s.count() == 1
+    assert not ScanStore.exists_for(tmp_path / "other")
+
+
+def test_names_that_are_not_utf8(store: ScanStore) -> None:
+    # Linux allows any bytes in a name; os.fsdecode turns b"\xff" into a lone surrogate.
+    odd = "train/v\udcffx/clip\udcfe.mp4"
+    r = FileResult(path=odd, split="train", cls="v\udcffx", verdict=Verdict.OK, size=10, mtime_ns=1)
+    store.put_many([r, _r("plain.mp4")])
+    assert set(store.cached([VideoFile(odd, "train", "v\udcffx", 10, 1)], "standard")) == {odd}
+    assert store.get(odd)[0].path == odd
+    assert store.locations() == {odd: "dataset", "plain.mp4": "dataset"}
+    store.set_location([odd], QUARANTINE)
+    assert store.get(odd)[1] == QUARANTINE
+    store.set_location([odd], "dataset")
+    assert store.prune({"plain.mp4"}) == 1 and store.get(odd) is None
