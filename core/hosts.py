@@ -5,16 +5,21 @@ and remote are one code path: a Host runs `nexara … --json` and hands back the
 events it prints, starts detached jobs and attaches to their event logs from any
 byte offset, and reads files. `LocalHost` runs subprocesses; `SSHHost`
 (core.ssh, Paramiko) runs the same commands over SSH and reads files over SFTP.
-
-OWNER NOTE (in progress): LocalHost/SSHHost implementations land with the remote issue.
 """
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import tempfile
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
+
+from core.errors import NexaraError
 
 
 @dataclass
@@ -85,6 +90,147 @@ class Host(ABC):
         pass
 
 
-def open_host(name: str | None, remote_nexara: str | None = None) -> Host:
-    """'local' (or None) → LocalHost; anything else → SSHHost for that alias or user@host[:port]."""
-    raise NotImplementedError("hosts are being implemented (remote issue)")
+class LocalHost(Host):
+    """This machine: commands are `python -m core.cli …` subprocesses, files are local files.
+
+    Running the engine in a subprocess (rather than calling it in-process) keeps
+    the caller (the TUI) free of the engine's imports and crashes, and makes the
+    local path byte-for-byte the same protocol as the remote one.
+    """
+
+    name = "local"
+
+    def __init__(self, env: dict[str, str] | None = None):
+        self.env = dict(env or {})
+
+    def _argv(self, argv: Sequence[str]) -> list[str]:
+        return [sys.executable, "-m", "core.cli", *[str(a) for a in argv]]
+
+    def _env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update(self.env)
+        # The child imports this same `core`, whatever the current directory.
+        root = str(Path(__file__).resolve().parent.parent)
+        parts = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
+        if root not in parts:
+            env["PYTHONPATH"] = os.pathsep.join([root, *parts])
+        return env
+
+    def run(self, argv: Sequence[str], timeout: float | None = None) -> RunResult:
+        try:
+            proc = subprocess.run(self._argv(argv), capture_output=True, text=True,
+                                  timeout=timeout, stdin=subprocess.DEVNULL, env=self._env())
+        except subprocess.TimeoutExpired as exc:
+            raise NexaraError(f"nexara {' '.join(map(str, argv[:2]))}: timed out after {timeout} s") from exc
+        return RunResult(proc.returncode, proc.stdout, proc.stderr)
+
+    def stream(self, argv: Sequence[str]) -> Iterator[dict[str, Any]]:
+        from core.events import parse_line
+
+        argv = list(argv)
+        if "--json" not in argv:
+            argv.append("--json")
+        with tempfile.TemporaryFile() as err:
+            proc = subprocess.Popen(self._argv(argv), stdout=subprocess.PIPE, stderr=err,
+                                    stdin=subprocess.DEVNULL, env=self._env())
+            saw_error = False
+            try:
+                assert proc.stdout is not None
+                for line in proc.stdout:
+                    ev = parse_line(line)
+                    if ev is None:
+                        continue
+                    saw_error = saw_error or ev.get("type") == "error"
+                    yield ev
+                rc = proc.wait()
+            finally:
+                if proc.poll() is None:  # the consumer stopped early
+                    proc.terminate()
+                    try:
+                        proc.wait(5)
+                    except subprocess.TimeoutExpired:
+                        proc.kill()
+                        proc.wait()
+            if rc != 0 and not saw_error:
+                err.seek(0)
+                raise NexaraError(command_failed(self.name, argv, rc, err.read()))
+
+    def start_job(self, argv: Sequence[str], env: dict[str, str] | None = None) -> str:
+        from core import jobs
+
+        return jobs.start_job(argv, env={**self.env, **(env or {})})
+
+    def attach(self, job_id: str, offset: int = 0, follow: bool = True) -> Iterator[tuple[int, dict[str, Any]]]:
+        from core import jobs
+
+        return jobs.attach(job_id, offset, follow)
+
+    def attach_raw(self, job_id: str, offset: int = 0, follow: bool = True) -> Iterator[tuple[int, bytes]]:
+        """(offset_after_line, raw line) for every complete log line; see core.jobs.attach_raw."""
+        from core import jobs
+
+        return jobs.attach_raw(job_id, offset, follow)
+
+    def jobs(self) -> list[JobInfo]:
+        from core import jobs
+
+        return jobs.list_jobs()
+
+    def cancel_job(self, job_id: str) -> None:
+        from core import jobs
+
+        jobs.cancel_job(job_id)
+
+    def read_file(self, path: str, offset: int = 0, length: int | None = None) -> bytes:
+        try:
+            with open(os.path.expanduser(path), "rb") as fh:
+                fh.seek(offset)
+                return fh.read() if length is None else fh.read(length)
+        except OSError as exc:
+            raise NexaraError(f"{path}: cannot read ({exc.strerror or exc})") from exc
+
+    def write_file(self, path: str, data: bytes) -> None:
+        target = Path(os.path.expanduser(path))
+        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+        try:
+            tmp.write_bytes(data)
+            os.replace(tmp, target)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            raise NexaraError(f"{path}: cannot write ({exc.strerror or exc})") from exc
+
+    def stat_file(self, path: str) -> tuple[int, float] | None:
+        try:
+            st = os.stat(os.path.expanduser(path))
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise NexaraError(f"{path}: cannot stat ({exc.strerror or exc})") from exc
+        return st.st_size, st.st_mtime
+
+
+def command_failed(host: str, argv: Sequence[str], rc: int, stderr: bytes | str) -> str:
+    """One line saying which command failed where, with the last line of its stderr."""
+    if isinstance(stderr, bytes):
+        stderr = stderr.decode("utf-8", "replace")
+    lines = [ln.strip() for ln in stderr.strip().splitlines() if ln.strip()]
+    cmd = " ".join(str(a) for a in argv[:1])
+    tail = f": {lines[-1]}" if lines else ""
+    return f"nexara {cmd} on {host} exited with status {rc}{tail}"
+
+
+def open_host(name: str | None, remote_nexara: str | None = None, **kwargs: Any) -> Host:
+    """'local' (or None) → LocalHost; anything else → SSHHost for that alias or user@host[:port].
+
+    Per-host settings (`remote_nexara`, `env`) come from Nexara's config file
+    (`[hosts.NAME]`); an explicit `remote_nexara` argument wins. Extra keyword
+    arguments go to `SSHHost` (e.g. `passphrase_callback`, `on_state`).
+    """
+    from core.config import load_config
+
+    if name in (None, "", "local"):
+        hc = load_config().hosts.get("local")
+        return LocalHost(env=hc.env if hc else None)
+    from core.ssh import SSHHost
+
+    return SSHHost(name, remote_nexara=remote_nexara, **kwargs)

@@ -1,0 +1,225 @@
+"""SSHHost against a real OpenSSH server on 127.0.0.1 (tests/sshd.py): no mocks, no test server.
+
+The "remote" is this same machine, reached through sshd, so the remote side
+runs this checkout's nexara (`.venv/bin/nexara`) with its own state directory.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from core.errors import NexaraError
+from core.ssh import HostKeyChanged, SSHHost, UnknownHostKey, resolve_target
+from tests.sshd import ALIAS, keygen
+
+ROOT = Path(__file__).resolve().parents[1]
+NEXARA = str(ROOT / ".venv" / "bin" / "nexara")
+WEIRD = "a b'c$(touch PWNED)\nz;`touch PWNED2`.mp4"
+
+
+@pytest.fixture
+def remote_state(tmp_path):
+    d = tmp_path / "remote-state"
+    d.mkdir()
+    return d
+
+
+@pytest.fixture
+def host(sshd, remote_state):
+    states: list[str] = []
+    h = SSHHost(ALIAS, remote_nexara=NEXARA, env={"NEXARA_STATE_DIR": str(remote_state)},
+                ssh_config=sshd.ssh_config, on_state=lambda s, m: states.append(s))
+    h.states = states  # type: ignore[attr-defined]
+    yield h
+    h.close()
+
+
+@pytest.fixture
+def cli_env(sshd, remote_state, tmp_path):
+    """Environment for a `nexara … --host nexara-test` subprocess: ssh config + Nexara config."""
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(f'[hosts.{ALIAS}]\nremote_nexara = "{NEXARA}"\n'
+                   f'env = {{ NEXARA_STATE_DIR = "{remote_state}" }}\n')
+    return {**os.environ, "NEXARA_SSH_CONFIG": str(sshd.ssh_config), "NEXARA_CONFIG": str(cfg)}
+
+
+def _files(report: Path) -> dict[str, dict]:
+    skip = {"seconds", "decoded_s"}  # timings differ run to run
+    return {f["path"]: {k: v for k, v in f.items() if k not in skip}
+            for f in json.loads(report.read_text())["files"]}
+
+
+def test_remote_scan_gives_the_same_report_as_local(demo_dataset, cli_env, tmp_path, remote_state):
+    remote_rep, local_rep = tmp_path / "remote.json", tmp_path / "local.json"
+    r = subprocess.run([NEXARA, "scan", str(demo_dataset.root), "--host", ALIAS,
+                        "--report", str(remote_rep)], env=cli_env, capture_output=True, text=True,
+                       timeout=180)
+    assert r.returncode in (0, 1), r.stderr
+    assert list(remote_state.glob("jobs/*/events.jsonl")), "the remote scan ran as a detached job"
+    loc = subprocess.run([NEXARA, "scan", str(demo_dataset.root), "--report", str(local_rep)],
+                         capture_output=True, text=True, timeout=180)
+    assert loc.returncode == r.returncode, loc.stderr
+    assert _files(remote_rep) == _files(local_rep)
+    assert len(_files(local_rep)) == 30
+    assert json.loads(remote_rep.read_text())["summary"] == json.loads(local_rep.read_text())["summary"]
+
+
+def test_job_survives_a_killed_connection_and_reattaches_exactly_once(host, sshd, demo_dataset):
+    job_id = host.start_job(["scan", str(demo_dataset.root), "--workers", "1", "--level", "full"])
+    seen, offsets, dropped = [], [], 0
+    for off, ev in host.attach(job_id):
+        seen.append(ev)
+        offsets.append(off)
+        if ev["type"] == "file" and not dropped:
+            dropped = sshd.kill_sessions()  # the sshd serving us dies, like a lost link
+    assert dropped >= 1
+    assert "reconnecting" in host.states and host.states[-1] == "connected"
+    paths = [ev["result"]["path"] if "result" in ev else ev.get("path") for ev in seen
+             if ev["type"] == "file"]
+    assert len(paths) == len(set(paths)) == 30
+    assert [ev["type"] for ev in seen].count("job_end") == 1 and seen[-1]["status"] == "finished"
+    assert offsets == sorted(set(offsets))  # strictly increasing: nothing repeated
+    # What we received is exactly the job's log, byte for byte.
+    log = host.read_file(f"{host.env['NEXARA_STATE_DIR']}/jobs/{job_id}/events.jsonl")
+    assert offsets[-1] == len(log)
+    assert [json.loads(ln) for ln in log.splitlines() if ln.startswith(b"{")] == seen
+
+
+def test_reattach_after_transport_close(host):
+    job_id = host.start_job(["job", "heartbeat", "--count", "25", "--interval", "0.04"])
+    seen = []
+    for _, ev in host.attach(job_id):
+        seen.append(ev)
+        if len(seen) == 3:
+            host._transport().close()  # drop the transport under the running attach
+    assert [ev["done"] for ev in seen if ev["type"] == "progress"] == list(range(1, 26))
+    assert seen[-1]["type"] == "job_end"
+    assert [j.id for j in host.jobs()] == [job_id]
+
+
+def test_unknown_host_key_is_refused_until_accepted(sshd, tmp_path):
+    kh = tmp_path / "known_hosts"
+    h = SSHHost(ALIAS, remote_nexara=NEXARA, ssh_config=sshd.ssh_config, known_hosts=kh)
+    with pytest.raises(UnknownHostKey) as info:
+        h.connect()
+    expected = subprocess.run(["ssh-keygen", "-l", "-E", "sha256", "-f",
+                               str(sshd.host_key.with_suffix(".pub"))],
+                              capture_output=True, text=True).stdout.split()[1]
+    assert info.value.fingerprint == expected and info.value.host_id == sshd.host_id
+    assert not kh.exists()  # nothing saved silently
+    with pytest.raises(UnknownHostKey):
+        h.connect()  # still refused
+    with pytest.raises(NexaraError, match="not SHA256:wrong"):
+        h.accept_host_key("SHA256:wrong")
+    h.accept_host_key(expected)
+    assert kh.read_text() == sshd.known_hosts_line()
+    h.connect()
+    assert h.state == "connected" and h.run(["--version"]).stdout.startswith("nexara")
+    h.close()
+
+
+def test_changed_host_key_is_refused(sshd, tmp_path):
+    other = keygen(tmp_path / "other_host_key")
+    kind, b64 = other.with_suffix(".pub").read_text().split()[:2]
+    kh = tmp_path / "known_hosts"
+    kh.write_text(f"{sshd.host_id} {kind} {b64}\n")
+    h = SSHHost(ALIAS, ssh_config=sshd.ssh_config, known_hosts=kh)
+    with pytest.raises(HostKeyChanged, match="CHANGED") as info:
+        h.connect()
+    assert info.value.expected_fingerprint != info.value.fingerprint
+    assert kh.read_text() == f"{sshd.host_id} {kind} {b64}\n"  # untouched
+    assert h.state == "down"
+
+
+def test_shell_metacharacters_pass_intact_and_never_run(host, demo_dataset, tmp_path):
+    gt = demo_dataset.ground_truth.files
+    bad = next(rel for rel, truth in gt.items() if truth.expected_verdicts == ["corrupt"])
+    root = tmp_path / "ds $(touch PWNED0) 'q'"
+    (root / "train" / "violent").mkdir(parents=True)
+    shutil.copy(demo_dataset.root / bad, root / "train" / "violent" / WEIRD)
+    events = list(host.stream(["scan", str(root), "--workers", "1"]))
+    files = [ev for ev in events if ev["type"] == "file"]
+    assert [_path(ev) for ev in files] == [f"train/violent/{WEIRD}"]
+    assert events[0]["type"] == "job"
+    moved = list(host.stream(["quarantine", str(root), "--yes"]))
+    assert any(ev["type"] == "moved" for ev in moved), moved
+    assert (root / "corrupted_videos" / "train" / "violent" / WEIRD).is_file()
+    assert not (root / "train" / "violent" / WEIRD).exists()
+    for d in (Path.home(), tmp_path, root, Path.cwd(), Path("/")):
+        assert not list(d.glob("PWNED*")), f"a name was executed in {d}"
+    # Files over SFTP take the same names.
+    host.write_file(str(tmp_path / WEIRD), b"x")
+    assert host.stat_file(str(tmp_path / WEIRD))[0] == 1
+
+
+def test_encrypted_key_asks_for_its_passphrase(sshd, tmp_path):
+    key = keygen(tmp_path / "id_locked", passphrase="s3cret pass")
+    with open(sshd.dir / "authorized_keys", "a") as fh:
+        fh.write(key.with_suffix(".pub").read_text())
+    cfg = tmp_path / "ssh_config"
+    cfg.write_text(f"Host 127.0.0.1\n    IdentityFile {key}\n")
+    asked: list[str] = []
+
+    def passphrase(path: str) -> str:
+        asked.append(path)
+        return "s3cret pass"
+
+    h = SSHHost(f"{sshd.user}@127.0.0.1:{sshd.port}", remote_nexara=NEXARA, ssh_config=cfg,
+                known_hosts=sshd.known_hosts, passphrase_callback=passphrase)
+    assert h.run(["--version"]).rc == 0
+    assert asked == [str(key)]
+    h.close()
+
+
+def test_proxyjump_alias(sshd, tmp_path):
+    cfg = tmp_path / "ssh_config"
+    cfg.write_text(sshd.ssh_config.read_text() +
+                   f"Host via-jump\n    HostName 127.0.0.1\n    Port {sshd.port}\n"
+                   f"    IdentityFile {sshd.client_key}\n    ProxyJump {ALIAS}\n"
+                   f"    UserKnownHostsFile {sshd.known_hosts}\n")
+    t = resolve_target("via-jump", cfg)
+    assert (t.hostname, t.port, t.proxy_jump) == ("127.0.0.1", sshd.port, ALIAS)
+    h = SSHHost("via-jump", remote_nexara=NEXARA, ssh_config=cfg)
+    assert h.run(["--version"]).rc == 0
+    assert h._jump is not None and h._jump.state == "connected"
+    h.close()
+
+
+def test_remote_check_and_install_into_a_fresh_venv(sshd, cli_env, tmp_path):
+    check = subprocess.run([NEXARA, "remote", "check", ALIAS, "--json"], env=cli_env,
+                           capture_output=True, text=True, timeout=120)
+    report = json.loads(check.stdout)
+    assert check.returncode == 0, check.stderr
+    assert report["installed"] and report["version_match"] and report["remote"]["pyav"]
+    venv = tmp_path / "fresh venv"
+    base_python = subprocess.run([sys.executable, "-c", "import sys; print(sys._base_executable)"],
+                                 capture_output=True, text=True).stdout.strip()
+    inst = subprocess.run([NEXARA, "remote", "install", ALIAS, "--venv", str(venv), "--python",
+                           base_python, "--no-deps"], env=cli_env, capture_output=True, text=True,
+                          timeout=300)
+    assert inst.returncode == 0, inst.stderr
+    assert "installed nexara 0.1.0" in inst.stdout
+    # --no-deps keeps the test fast and offline; let the fresh venv see our dependencies
+    # (not our source: .pth files inside that folder, like the editable hook, are not run).
+    site = next(venv.glob("lib/python*/site-packages"))
+    deps = next((ROOT / ".venv").glob("lib/python*/site-packages"))
+    (site / "zz_test_deps.pth").write_text(f"{deps}\n")
+    where = subprocess.run([str(venv / "bin" / "python"), "-c", "import core; print(core.__file__)"],
+                           capture_output=True, text=True, cwd=tmp_path).stdout
+    assert where.startswith(str(site)), where  # the installed wheel, not this checkout
+    check2 = subprocess.run([NEXARA, "remote", "check", ALIAS, "--json", "--remote-nexara",
+                             str(venv / "bin" / "nexara")], env=cli_env, capture_output=True,
+                            text=True, timeout=120)
+    r2 = json.loads(check2.stdout)
+    assert r2["version_match"] and r2["remote"]["executable"].startswith(str(venv))
+
+
+def _path(ev: dict) -> str:
+    return ev["result"]["path"] if "result" in ev else ev["path"]
