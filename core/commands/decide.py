@@ -1,0 +1,230 @@
+"""`nexara decide ROOT`: the decision matrix and rebalancing plan from the last scan.
+
+Reads the scan store (never the videos), so it is instant and can run while
+the user thinks. The engine side yields one `decision` event carrying the
+Decision and the Summary it came from; the user's side draws the matrix with
+rich and, with `--write-config`, writes the training config where the user
+runs the command (a client option: with `--host` the file lands locally).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from core.errors import NexaraError
+from core.events import event
+
+# Threshold flags: (flag, policy key, type, help). Percent flags take 0-100.
+_PCT_FLAGS = (
+    ("--band-low", "band_low", "overall loss below this is 'clean and proceed' (default 20)"),
+    ("--band-high", "band_high", "overall loss above this is 'rebuild' (default 40)"),
+    ("--class-alarm", "class_alarm", "a class losing more than this is catastrophic (default 40)"),
+    ("--minority-share-alarm", "minority_share_alarm",
+     "a class below this share of valid clips is a severe imbalance (default 40)"),
+    ("--target-accuracy", "target_accuracy", "accuracy the test split must measure (default 90)"),
+    ("--max-ci-half-width", "max_ci_half_width",
+     "widest acceptable 95 %% interval half-width, in points (default 3)"),
+)
+_INT_FLAGS = (
+    ("--research-minimum", "research_minimum", "clips per class, research standard (default 5000)"),
+    ("--good-minimum", "good_minimum", "clips per class for good learning (default 8000)"),
+    ("--redownload-target", "redownload_target", "Option A target per class (default 10000)"),
+    ("--augmentation-multiplier", "augmentation_multiplier",
+     "views per clip in the optimal config (default 3)"),
+    ("--max-multiplier", "max_multiplier", "cap on a minority class's multiplier (default 8)"),
+)
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    from core.cli import add_common
+
+    p = sub.add_parser(
+        "decide",
+        help="decision matrix and rebalancing plan from the last scan",
+        description="From the last scan's counts: the corruption band and what to do, class "
+        "weights, augmentation multipliers, re-download needs, val/test checks.",
+    )
+    p.add_argument("root", metavar="ROOT", help="the dataset folder that was scanned")
+    add_common(p)
+    p.add_argument("--write-config", metavar="TOML", help="write the training config here")
+    p.add_argument("--force", action="store_true", help="replace an existing --write-config file")
+    p.add_argument("--count-damaged-as-lost", action="store_true",
+                   help="count 'damaged' clips as lost (default: kept, they still decode)")
+    p.add_argument("--policy", metavar="TOML",
+                   help="thresholds from a TOML file (flat keys or a [decision] table)")
+    p.add_argument("--positive-class", metavar="NAME", help="the class to detect (default violent)")
+    for flag, key, hlp in _PCT_FLAGS:
+        p.add_argument(flag, dest=key, type=float, metavar="PCT", help=hlp)
+    for flag, key, hlp in _INT_FLAGS:
+        p.add_argument(flag, dest=key, type=int, metavar="N", help=hlp)
+    p.set_defaults(cmd=sys.modules[__name__], client_options=("--write-config",))
+
+
+def policy_from_args(args: argparse.Namespace) -> Any:
+    """The DecisionPolicy: defaults, then --policy file, then flags."""
+    from core.decision import DecisionPolicy
+
+    data: dict[str, Any] = {}
+    if getattr(args, "policy", None):
+        data.update(_read_policy(Path(args.policy)))
+    for _, key, _ in _PCT_FLAGS:
+        v = getattr(args, key, None)
+        if v is not None:
+            if not 0 <= v <= 100:
+                raise NexaraError(f"--{key.replace('_', '-')}: expected a percentage 0-100, got {v:g}")
+            data[key] = v / 100
+    for _, key, _ in _INT_FLAGS:
+        v = getattr(args, key, None)
+        if v is not None:
+            data[key] = v
+    if getattr(args, "positive_class", None):
+        data["positive_class"] = args.positive_class
+    if getattr(args, "count_damaged_as_lost", False):
+        data["damaged_is_lost"] = True
+    return DecisionPolicy.from_dict(data)
+
+
+def _read_policy(path: Path) -> dict[str, Any]:
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover
+        import tomli as tomllib
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise NexaraError(f"{path}: no such policy file") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise NexaraError(f"{path}: not valid TOML: {exc}") from None
+    if isinstance(data.get("decision"), dict):
+        data = data["decision"]
+    try:
+        from core.decision import DecisionPolicy
+
+        DecisionPolicy.from_dict(data)
+    except NexaraError as exc:
+        raise NexaraError(f"{path}: {exc.message}") from None
+    return data
+
+
+def compute(root: str, policy: Any) -> tuple[Any, Any]:
+    """(Decision, Summary) for ROOT from its scan store; NexaraError (exit 2) if never scanned."""
+    from core.decision import decide
+    from core.store import ScanStore
+    from core.summary import summarize
+
+    rootp = Path(root).expanduser()
+    if not ScanStore.exists_for(rootp):
+        raise NexaraError(f"no scan yet for {root} — run `nexara scan {root}` first", 2)
+    with ScanStore.for_root(rootp) as store:
+        summary = summarize(store.results())
+    if not summary.groups:
+        raise NexaraError(f"no scan yet for {root} — run `nexara scan {root}` first", 2)
+    return decide(summary, policy), summary
+
+
+def events(args: argparse.Namespace) -> Iterator[dict[str, Any]]:
+    policy = policy_from_args(args)
+    decision, summary = compute(args.root, policy)
+    yield event("decision", root=str(Path(args.root).expanduser().resolve()),
+                decision=decision.to_dict(), summary=summary.to_dict())
+
+
+def render(stream: Iterable[dict[str, Any]], args: argparse.Namespace) -> int:
+    from core.decision import Decision
+
+    decision = None
+    root = args.root
+    for ev in stream:
+        if ev.get("type") == "decision":
+            decision = Decision.from_dict(ev["decision"])
+            root = ev.get("root", root)
+    if decision is None:
+        raise NexaraError(f"{args.root}: the engine sent no decision")
+    if not getattr(args, "json", False):
+        from rich.console import Console
+
+        print_decision(Console(), decision)
+    if getattr(args, "write_config", None):
+        from core.training.config_writer import write_config
+
+        path = write_config(Path(args.write_config), decision, root=str(root),
+                            force=getattr(args, "force", False))
+        print(f"nexara: wrote training config {path}", file=sys.stderr)
+    return 0
+
+
+# -- human output ------------------------------------------------------------------
+
+_SEVERITY_STYLE = {"critical": "bold red", "warning": "yellow", "info": "cyan"}
+_BAND_STYLE = {"clean": "black on green", "salvage": "black on yellow", "rebuild": "white on red"}
+
+
+def print_decision(console: Any, d: Any) -> None:
+    from rich import box
+    from rich.table import Table
+    from rich.text import Text
+
+    from core.decision import pct
+
+    console.print(Text(f"Decision matrix — {d.total:,} clips, {d.lost:,} lost ({pct(d.rate)})"
+                       + (", damaged counted as lost" if d.damaged_is_lost else ""), style="bold"))
+    bands = Table(show_header=True, header_style="bold", expand=False)
+    bands.add_column("", width=2)
+    bands.add_column("Overall loss")
+    bands.add_column("What to do")
+    for b in d.bands:
+        style = _BAND_STYLE[b.key] if b.active else "dim"
+        bands.add_row("▶" if b.active else "", b.label, b.title, style=style)
+    console.print(bands)
+
+    bal = ", ".join(f"{r.cls} {r.weight_balanced:.2f}" for r in d.plan_rows()
+                    if r.weight_balanced is not None)
+    t = Table(title=f"Per class — plan from the {d.basis} split", header_style="bold",
+              box=box.SIMPLE_HEAD,
+              caption="weight: majority 1.0, others majority/count"
+              + (f"; sklearn 'balanced': {bal}" if bal else ""))
+    for col in ("split/class", "valid", "lost", "rate", "weight", "mult", "effective", "re-dl"):
+        t.add_column(col, justify="left" if col == "split/class" else "right", no_wrap=True)
+    alarm = d.policy.get("class_alarm", 0.4)
+    for r in d.rows:
+        plan = r.split == d.basis
+        dash = "—" if plan else ""
+        t.add_row(
+            f"{r.split}/{r.cls}", f"{r.valid:,}", f"{r.lost:,}",
+            Text(f"{r.rate * 100:.1f}%", style="bold red" if r.rate > alarm else ""),
+            f"{r.weight:.2f}" if r.weight is not None else dash,
+            f"{r.multiplier}×" if r.multiplier is not None else dash,
+            f"{r.effective:,}" if r.effective is not None else "",
+            f"{r.redownload:,}" if r.redownload is not None else "",
+            style="" if plan else "dim",
+        )
+    console.print(t)
+
+    console.print(Text(d.headline, style="bold"))
+    for o in d.options:
+        head = f"{'RECOMMENDED: ' if o.recommended else ''}" + (
+            f"Option {o.key} — {o.title}" if o.key in ("A", "B") else o.title)
+        console.print(Text(head, style="bold green" if o.recommended else "bold"))
+        for s in o.steps:
+            console.print(Text(f"  - {s}"))
+        console.print(Text(f"  Why: {o.why}"))
+        console.print(Text(f"  Risk: {o.risk}", style="yellow"))
+    if d.intervals:
+        iv = [i for i in d.intervals if i.cls is None]
+        console.print(Text("Held-out splits (95 % Wilson interval at the target accuracy):", style="bold"))
+        for i in iv:
+            if i.half_width is None:
+                console.print(Text(f"  {i.split}: no valid clips"))
+            else:
+                console.print(Text(f"  {i.split}: {i.n:,} clips → {pct(i.target, 0)} measured as "
+                                   f"{pct(i.low)}–{pct(i.high)} (±{i.half_width * 100:.1f} points)"))
+    if d.findings:
+        console.print(Text("Findings:", style="bold"))
+        for f in d.findings:
+            line = Text(f"  {f.severity.upper():8} ", style=_SEVERITY_STYLE.get(f.severity, ""))
+            line.append(f.message)
+            console.print(line)
