@@ -1,0 +1,214 @@
+"""`nexara quarantine ROOT`: move flagged clips into ROOT/corrupted_videos/, journaled.
+
+Nothing moves without consent: with `--yes` it moves; without it, a person at a
+terminal sees the plan (count, total size, by reason) and answers y/N; with no
+terminal (scripts, `--json`, `--host`) it lists the plan and refuses (exit 2).
+Every run first recovers any move a crash interrupted. `--list` shows the journal.
+
+Events: `recovered` (per interrupted move), `plan`, `planned` (per file, dry
+run), `moved` / `skipped` (per file), `progress`, `batch` (summary); with
+`--list`: `journal_batch` per batch and `quarantine` (totals).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from core.cli import add_common
+from core.errors import NexaraError
+from core.events import event
+from core.records import Verdict
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "quarantine",
+        help="move flagged files into ROOT/corrupted_videos/ (journaled, undoable with `restore`)",
+        description=(
+            "Move flagged files from ROOT/<path> to ROOT/corrupted_videos/<path>. Every move is "
+            "journaled (ROOT/corrupted_videos/journal.jsonl) and can be undone with `nexara restore`. "
+            "Files changed since the scan are not moved. Without --yes, lists the plan and asks."
+        ),
+    )
+    p.add_argument("root", metavar="ROOT", help="the dataset folder (scanned)")
+    p.add_argument("--verdict", action="append", choices=[v.value for v in Verdict], metavar="V",
+                   help="move files with this verdict (default: corrupt; with --files-from: any); repeatable")
+    p.add_argument("--reason", action="extend", nargs="+", metavar="CODE",
+                   help="only files carrying one of these reason codes")
+    p.add_argument("--files-from", metavar="FILE",
+                   help="only the files listed in FILE (one ROOT-relative path per line, on the data's machine)")
+    p.add_argument("--dry-run", action="store_true", help="show what would move; move nothing")
+    p.add_argument("--yes", "-y", action="store_true", help="move without asking")
+    p.add_argument("--list", action="store_true", help="show the journal: batches and their files")
+    add_common(p)
+    p.set_defaults(cmd=sys.modules[__name__])
+
+
+def _progress(done: int, total: int, t0: float) -> dict[str, Any]:
+    el = max(time.perf_counter() - t0, 1e-6)
+    rate = done / el
+    return event("progress", done=done, total=total, rate=round(rate, 1),
+                 eta_s=round((total - done) / rate, 1) if rate > 0 else None)
+
+
+def outcome_events(
+    it: Iterable[Any], total: int, t0: float | None = None,
+) -> Iterator[dict[str, Any]]:
+    """Engine objects (recovery actions, outcomes, the batch result) → events, with throttled progress."""
+    from core.quarantine import BatchResult, Outcome, RecoveryAction
+
+    t0 = t0 or time.perf_counter()
+    done, last = 0, 0.0
+    for x in it:
+        if isinstance(x, RecoveryAction):
+            yield event("recovered", **x.to_dict())
+        elif isinstance(x, Outcome):
+            done += 1
+            yield event(x.status, **x.to_dict())
+            now = time.perf_counter()
+            if now - last >= 0.25 or done == total:
+                last = now
+                yield _progress(done, total, t0)
+        elif isinstance(x, BatchResult):
+            yield event("batch", **x.to_dict())
+
+
+def events(args: argparse.Namespace) -> Iterator[dict[str, Any]]:
+    from core import quarantine as q
+    from core.store import ScanStore
+
+    root = Path(args.root).expanduser()
+    if args.list:
+        for a in q.recover(root):
+            yield event("recovered", **a.to_dict())
+        yield from list_events(root)
+        return
+    files = q.read_files_from(args.files_from, root) if args.files_from else None
+    if not root.is_dir():
+        raise NexaraError(f"{root}: no such directory")
+    if not ScanStore.exists_for(root):
+        raise NexaraError(f"{root}: no scan results; run `nexara scan {args.root}` first")
+    with ScanStore.for_root(root) as store:
+        for a in q.recover(root, store=store):
+            yield event("recovered", **a.to_dict())
+        verdicts = args.verdict if args.verdict else (None if files is not None else ["corrupt"])
+        plan = q.plan(root, store, verdicts=verdicts, reasons=args.reason, files=files)
+        yield event("plan", dry_run=bool(args.dry_run), verdicts=verdicts, reasons=args.reason,
+                    **plan.to_dict())
+        for rel in plan.changed:
+            yield event("skipped", rel=rel, status="skipped", reason="changed",
+                        message=f"{rel}: changed since the scan (size/mtime); rescan it")
+        for rel in plan.vanished:
+            yield event("skipped", rel=rel, status="skipped", reason="vanished",
+                        message=f"{rel}: vanished since the scan")
+        for rel in plan.not_scanned:
+            yield event("skipped", rel=rel, status="skipped", reason="not_scanned",
+                        message=f"{rel}: not in the scan results (not scanned, or not a dataset file)")
+        for rel in plan.already:
+            yield event("skipped", rel=rel, status="skipped", reason="already",
+                        message=f"{rel}: already in quarantine")
+        for rel, msg in plan.refused:
+            yield event("skipped", rel=rel, status="skipped", reason="refused", message=msg)
+        if args.dry_run:
+            for it in plan.items:
+                yield event("planned", rel=it.rel, size=it.size, verdict=it.verdict, reasons=it.reasons)
+            return
+        if not plan.items:
+            yield event("batch", batch=None, op="move", moved=0, skipped=0, bytes=0, seconds=0.0)
+            return
+        if not args.yes:
+            confirm: Callable[[dict[str, Any]], bool] | None = getattr(args, "confirm", None)
+            if confirm is None:
+                raise NexaraError(
+                    f"{root}: would move {len(plan.items)} file(s); refusing without --yes "
+                    "(no terminal to confirm on). Re-run with --yes, or --dry-run to look."
+                )
+            if not confirm(plan.to_dict()):
+                yield event("log", message="nothing moved")
+                return
+        t0 = time.perf_counter()
+        yield from outcome_events(q.execute_iter(root, plan, store=store), len(plan.items), t0)
+
+
+def list_events(root: Path) -> Iterator[dict[str, Any]]:
+    from core import quarantine as q
+
+    view = q.journal_view(root)
+    for b in view.batches():
+        yield event("journal_batch", **b)
+    inq = view.in_quarantine()
+    yield event("quarantine", files=len(inq), bytes=sum(e.size for e in inq.values()),
+                pending=len(view.pending()), torn_bytes=view.torn_bytes, bad_lines=view.bad_lines)
+
+
+def human_size(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(n) < 1024 or unit == "TiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} TiB"
+
+
+def render(events: Iterable[dict[str, Any]], args: argparse.Namespace) -> int:
+    if getattr(args, "json", False):
+        for _ in events:
+            pass
+        return 0
+    from rich.console import Console
+    from rich.markup import escape
+
+    out = Console()
+    if not args.yes and not args.dry_run and sys.stdin.isatty():
+        def ask(_plan: dict[str, Any]) -> bool:
+            try:
+                answer = out.input("Move these files into corrupted_videos/? [y/N] ")
+            except EOFError:
+                return False
+            return answer.strip().lower() in ("y", "yes")
+
+        args.confirm = ask
+    rc = 0
+    for ev in events:
+        t = ev.get("type")
+        if t == "recovered":
+            out.print(f"[yellow]recovered[/] {escape(ev['rel'])}: {escape(ev['message'])} "
+                      f"({ev['action']})", highlight=False)
+        elif t == "plan":
+            n, size = ev["count"], human_size(ev["total_size"])
+            verb = "would move" if ev["dry_run"] or not args.yes else "moving"
+            out.print(f"[bold]{verb} {n} file(s), {size}[/] into {escape(ev['root'])}/corrupted_videos/",
+                      highlight=False)
+            for code, d in ev["by_reason"].items():
+                out.print(f"  {escape(code):<22} {d['count']:>7}  {human_size(d['bytes'])}", highlight=False)
+        elif t == "planned":
+            out.print(f"  {escape(ev['rel'])}  [dim]{ev['verdict']} {human_size(ev['size'])}[/]",
+                      highlight=False)
+        elif t == "skipped":
+            out.print(f"[yellow]skipped[/] {escape(ev['message'])}", highlight=False)
+        elif t == "batch":
+            if ev.get("batch"):
+                out.print(f"[green]{ev['op']} batch {ev['batch']}[/]: {ev['moved']} file(s) "
+                          f"({human_size(ev['bytes'])}), {ev['skipped']} skipped, {ev['seconds']:.1f} s"
+                          f"{'  — undo with: nexara restore ' + escape(args.root) + ' --batch ' + ev['batch'] if ev['op'] == 'move' else ''}",
+                          highlight=False)
+            else:
+                out.print("nothing to move", highlight=False)
+        elif t == "log":
+            out.print(escape(ev["message"]), highlight=False)
+        elif t == "journal_batch":
+            st = ", ".join(f"{k} {v}" for k, v in ev["states"].items())
+            when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ev["time"]))
+            out.print(f"[bold]{ev['batch']}[/] {ev['op']:<7} {when}  {ev['count']} done "
+                      f"({human_size(ev['bytes'])}); {st}", highlight=False)
+            for f in ev["files"]:
+                out.print(f"    {f['state']:<11} {escape(f['rel'])}", highlight=False)
+        elif t == "quarantine":
+            out.print(f"in quarantine: {ev['files']} file(s), {human_size(ev['bytes'])}"
+                      + (f"; {ev['pending']} interrupted move(s) pending" if ev["pending"] else ""),
+                      highlight=False)
+    return rc

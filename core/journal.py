@@ -1,0 +1,305 @@
+"""The quarantine journal: an append-only JSON-lines log of every file move.
+
+`ROOT/corrupted_videos/journal.jsonl` holds one record per state change of one
+file move: `intent` before the bytes move, then `done` (or `rolled_back`)
+after. Records are written with `fsync` on the file (and on the directory when
+the file is created), so after a crash the journal says, for every file that
+was being moved, where its bytes may be; `core.quarantine.recover` then looks
+and finishes or rolls back. The journal lives inside the dataset on purpose:
+it travels with the data (a copied or re-mounted dataset still knows what it
+quarantined), and it sits in the one folder scans skip.
+
+A crash can tear the last line (the process died inside `write`). Reading
+stops at the last complete line; the next writer truncates the torn tail
+before appending, so a torn record never glues itself to the next one.
+
+Content hash (`hash`): `b2f:<hex>`, a BLAKE2b-128 over the size, the first and
+last 256 KiB and eight 16 KiB samples spread across the middle (the whole file
+when it is smaller than 640 KiB). Why not sha256 of the whole file: the hash is
+an identity check (is the file at this path the one the journal moved?) used by
+recovery and restore, and reading every byte of 22,000 clips (tens of GB) for
+an identity check would make a rename-only quarantine take minutes. Copies
+across file systems are verified separately over every byte (see
+`core.quarantine`).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import secrets
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from core.dataset import QUARANTINE_DIR
+from core.errors import NexaraError
+
+JOURNAL_NAME = "journal.jsonl"
+INTENT, DONE, ROLLED_BACK = "intent", "done", "rolled_back"
+MOVE, RESTORE = "move", "restore"
+STATES = (INTENT, DONE, ROLLED_BACK)
+OPS = (MOVE, RESTORE)
+
+_HEAD = 256 * 1024
+_SAMPLE = 16 * 1024
+_SAMPLES = 8
+_WHOLE_BELOW = 2 * _HEAD + _SAMPLES * _SAMPLE
+
+
+def fast_hash(path: str | os.PathLike[str]) -> str:
+    """Identity hash of a file: size + head + tail + middle samples (see module doc)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        size = os.fstat(fd).st_size
+        h = hashlib.blake2b(digest_size=16)
+        h.update(size.to_bytes(8, "little"))
+        if size < _WHOLE_BELOW:
+            h.update(_read_all(fd, size))
+        else:
+            h.update(os.pread(fd, _HEAD, 0))
+            span = size - 2 * _HEAD - _SAMPLE
+            for i in range(_SAMPLES):
+                h.update(os.pread(fd, _SAMPLE, _HEAD + span * i // (_SAMPLES - 1)))
+            h.update(os.pread(fd, _HEAD, size - _HEAD))
+        return "b2f:" + h.hexdigest()
+    finally:
+        os.close(fd)
+
+
+def _read_all(fd: int, size: int) -> bytes:
+    """Exactly `size` bytes (fewer if the file shrank): one read() for a small file."""
+    chunks, got = [], 0
+    while got < size:
+        b = os.read(fd, size - got)
+        if not b:
+            break
+        chunks.append(b)
+        got += len(b)
+    return b"".join(chunks)
+
+
+def new_batch_id() -> str:
+    """Sortable and unique: UTC time plus a random suffix."""
+    return time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + "-" + secrets.token_hex(3)
+
+
+def fsync_dir(path: str | os.PathLike[str]) -> None:
+    """Make a directory's entries (creations, renames, unlinks) durable."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+@dataclass
+class Entry:
+    """One file move as the journal knows it: its intent record and its final state."""
+
+    batch: str
+    seq: int
+    op: str
+    rel: str
+    src: str
+    dst: str
+    size: int
+    hash: str
+    verdict: str
+    reasons: list[str]
+    time: float
+    method: str
+    state: str = INTENT
+    note: str = ""
+    line: int = 0  # 1-based line of the intent record (for error messages)
+    order: int = 0  # position of the last state change in the journal
+
+    @property
+    def key(self) -> tuple[str, int]:
+        return (self.batch, self.seq)
+
+
+@dataclass
+class JournalView:
+    """The folded journal: every move with its latest state, in journal order."""
+
+    entries: dict[tuple[str, int], Entry] = field(default_factory=dict)
+    torn_bytes: int = 0  # length of a torn last line (0 when the journal ends cleanly)
+    bad_lines: list[int] = field(default_factory=list)  # unparseable complete lines (skipped)
+
+    def pending(self) -> list[Entry]:
+        return [e for e in self.entries.values() if e.state == INTENT]
+
+    def in_quarantine(self) -> dict[str, Entry]:
+        """rel → the `move` entry for files whose last completed operation is a move."""
+        last: dict[str, Entry] = {}
+        for e in sorted(self.entries.values(), key=lambda e: e.order):
+            if e.state == DONE:
+                last[e.rel] = e
+        return {rel: e for rel, e in last.items() if e.op == MOVE}
+
+    def batches(self) -> list[dict[str, Any]]:
+        """One summary per batch, oldest first."""
+        out: dict[str, dict[str, Any]] = {}
+        for e in sorted(self.entries.values(), key=lambda e: (e.time, e.seq)):
+            b = out.setdefault(e.batch, {"batch": e.batch, "op": e.op, "time": e.time,
+                                         "count": 0, "bytes": 0, "states": {}, "files": []})
+            b["states"][e.state] = b["states"].get(e.state, 0) + 1
+            if e.state == DONE:
+                b["count"] += 1
+                b["bytes"] += e.size
+            b["files"].append({"rel": e.rel, "state": e.state, "size": e.size,
+                               "verdict": e.verdict, "reasons": e.reasons, "note": e.note})
+        return list(out.values())
+
+
+def _str(d: dict[str, Any], k: str) -> str:
+    v = d.get(k)
+    if not isinstance(v, str):
+        raise ValueError(f"field {k!r} missing or not a string")
+    return v
+
+
+def parse_records(data: bytes) -> JournalView:
+    """Fold raw journal bytes into a view; a torn last line is measured and ignored."""
+    view = JournalView()
+    end = data.rfind(b"\n") + 1
+    view.torn_bytes = len(data) - end
+    for n, raw in enumerate(data[:end].split(b"\n")[:-1], start=1):
+        if not raw.strip():
+            continue
+        try:
+            d = json.loads(raw)
+            if not isinstance(d, dict):
+                raise ValueError("not an object")
+            batch, seq, state, op = _str(d, "batch"), int(d["seq"]), _str(d, "state"), _str(d, "op")
+            if state not in STATES or op not in OPS:
+                raise ValueError(f"unknown state/op {state!r}/{op!r}")
+        except (ValueError, KeyError, TypeError):
+            view.bad_lines.append(n)
+            continue
+        key = (batch, seq)
+        if state == INTENT:
+            try:
+                view.entries[key] = Entry(
+                    batch=batch, seq=seq, op=op, rel=_str(d, "rel"), src=_str(d, "src"),
+                    dst=_str(d, "dst"), size=int(d.get("size", 0)), hash=str(d.get("hash", "")),
+                    verdict=str(d.get("verdict", "")), reasons=list(d.get("reasons") or []),
+                    time=float(d.get("time", 0.0)), method=str(d.get("method", "rename")),
+                    line=n, order=n,
+                )
+            except (ValueError, TypeError):
+                view.bad_lines.append(n)
+        elif key in view.entries:
+            e = view.entries[key]
+            e.state, e.note, e.order = state, str(d.get("note", "")), n
+        else:
+            view.bad_lines.append(n)  # a final state for a move that never had an intent
+    return view
+
+
+class Journal:
+    """The journal of one dataset. `open()` takes an exclusive lock for writing."""
+
+    def __init__(self, root: Path):
+        self.root = Path(root)
+        self.dir = self.root / QUARANTINE_DIR
+        self.path = self.dir / JOURNAL_NAME
+        self._fd: int | None = None
+
+    # -- reading ------------------------------------------------------------
+    def read(self) -> JournalView:
+        try:
+            data = self.path.read_bytes()
+        except FileNotFoundError:
+            return JournalView()
+        except OSError as exc:
+            raise NexaraError(f"{self.path}: cannot read journal: {exc.strerror or exc}") from exc
+        return parse_records(data)
+
+    # -- writing ------------------------------------------------------------
+    def open(self) -> Journal:
+        """Create the quarantine folder and journal if needed, lock, and repair a torn tail."""
+        if self._fd is not None:
+            return self
+        created_dir = not self.dir.exists()
+        self.dir.mkdir(exist_ok=True)
+        if created_dir:
+            fsync_dir(self.root)
+        created = not self.path.exists()
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            os.close(fd)
+            raise NexaraError(f"{self.path}: another nexara quarantine/restore is running on this dataset") from exc
+        if created:
+            os.fsync(fd)
+            fsync_dir(self.dir)
+        self._fd = fd
+        self._repair()
+        return self
+
+    def _repair(self) -> None:
+        """Truncate a torn last line (crash mid-write) so new records start on a fresh line."""
+        assert self._fd is not None
+        size = os.fstat(self._fd).st_size
+        if size == 0:
+            return
+        tail_start = max(0, size - 65536)
+        while True:
+            tail = os.pread(self._fd, size - tail_start, tail_start)
+            nl = tail.rfind(b"\n")
+            if nl >= 0 or tail_start == 0:
+                break
+            tail_start = max(0, tail_start - 65536)
+        good = tail_start + nl + 1 if nl >= 0 else 0
+        if good != size:
+            os.ftruncate(self._fd, good)
+            os.fsync(self._fd)
+
+    def append(self, records: Iterable[dict[str, Any]], sync: bool = True) -> None:
+        """Append records in one write; with sync, they are durable when this returns."""
+        if self._fd is None:
+            raise RuntimeError("journal not open")
+        data = "".join(json.dumps(r, ensure_ascii=True, separators=(",", ":")) + "\n"
+                       for r in records).encode("ascii")
+        if not data:
+            return
+        view = memoryview(data)
+        while view:
+            n = os.write(self._fd, view)
+            view = view[n:]
+        if sync:
+            os.fsync(self._fd)
+
+    def append_lines(self, lines: list[str], sync: bool = True) -> None:
+        """Append already-encoded JSON records (one per item) in one write."""
+        if self._fd is None:
+            raise RuntimeError("journal not open")
+        data = ("\n".join(lines) + "\n").encode("ascii") if lines else b""
+        view = memoryview(data)
+        while view:
+            view = view[os.write(self._fd, view):]
+        if sync and data:
+            os.fsync(self._fd)
+
+    def write_raw(self, data: bytes) -> None:
+        """Append raw bytes (tests and crash injection: a torn record)."""
+        assert self._fd is not None
+        os.write(self._fd, data)
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)  # closing releases the flock
+            self._fd = None
+
+    def __enter__(self) -> Journal:
+        return self.open()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

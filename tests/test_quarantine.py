@@ -1,0 +1,302 @@
+"""The journaled quarantine: round trips, crashes at every step, hostile paths, bad input.
+
+Crashes are real: the real CLI runs in a subprocess that SIGKILLs itself at a named step
+(NEXARA_CRASH_AT). Cross-device moves and read-only datasets use real tmpfs mounts
+(the tests run as root in this sandbox; chmod would not stop root, a read-only mount does).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+from pathlib import Path
+
+import pytest
+
+from core import quarantine as q
+from core.errors import NexaraError
+from core.journal import Journal
+from core.store import QUARANTINE, ScanStore
+from core.summary import summarize
+from tests.helpers_crash import (
+    assert_each_once,
+    digest_tree,
+    make_dataset,
+    remount_ro,
+    run_nexara,
+    try_mount_tmpfs,
+    umount,
+)
+
+KILLED = -signal.SIGKILL
+
+
+@pytest.fixture
+def mounts():
+    """Mount tmpfs file systems for one test and always unmount them."""
+    done: list[Path] = []
+
+    def mount(path: Path) -> bool:
+        ok = try_mount_tmpfs(path)
+        if ok:
+            done.append(path)
+        return ok
+
+    yield mount
+    for p in reversed(done):
+        umount(p)
+
+
+def _events(out: str) -> list[dict]:
+    return [json.loads(line) for line in out.splitlines() if line.strip()]
+
+
+def _store(root: Path) -> ScanStore:
+    return ScanStore.for_root(root)
+
+
+# -- the round trip -------------------------------------------------------------------------
+
+
+def test_move_then_restore_is_byte_identical_with_real_videos(tmp_path):
+    root = tmp_path / "ds"
+    corrupt = make_dataset(root, n=4, corrupt_every=2, real_videos=4)
+    before = digest_tree(root)
+    mtimes = {r: (root / r).stat().st_mtime_ns for r in before}
+    with _store(root) as s:
+        p = q.plan(root, s)
+        assert sorted(i.rel for i in p.items) == sorted(corrupt)
+        res = q.execute(root, p, store=s)
+        assert len(res.moved) == len(corrupt) and res.bytes == p.total_size
+        assert s.count(QUARANTINE) == len(corrupt)
+        assert summarize(s.results()).overall.corrupt == 0  # summaries drop them at once
+        where = assert_each_once(root, before)
+        assert {r for r, w in where.items() if w == "quarantine"} == set(corrupt)
+        for rel in corrupt:
+            assert (root / "corrupted_videos" / rel).stat().st_mtime_ns == mtimes[rel]
+        back = q.restore(root, batch=res.batch, store=s)
+        assert len(back.moved) == len(corrupt)
+        assert s.count(QUARANTINE) == 0
+        assert summarize(s.results()).overall.corrupt == len(corrupt)
+    assert digest_tree(root) == before
+    assert {r: (root / r).stat().st_mtime_ns for r in before} == mtimes
+
+
+def test_cli_refuses_without_yes_when_no_terminal_and_lists_the_plan(tmp_path):
+    root = tmp_path / "ds"
+    make_dataset(root, n=3)
+    r = run_nexara("quarantine", str(root))
+    assert r.returncode == 2
+    assert "would move 3 file(s)" in r.stdout and "--yes" in r.stderr
+    assert not (root / "corrupted_videos").exists()
+    r = run_nexara("quarantine", str(root), "--yes", "--json", "--reason", "truncated")
+    evs = _events(r.stdout)
+    assert r.returncode == 0, r.stderr
+    plan = next(e for e in evs if e["type"] == "plan")
+    assert plan["count"] == 1 and list(plan["by_reason"]) == ["truncated"]
+    assert [e["rel"] for e in evs if e["type"] == "moved"] == ["train/violent/clip_000.mp4"]
+    batch = next(e for e in evs if e["type"] == "batch")
+    r = run_nexara("quarantine", str(root), "--list", "--json")
+    assert r.returncode == 0, r.stderr
+    lst = _events(r.stdout)
+    assert [b["batch"] for b in lst if b["type"] == "journal_batch"] == [batch["batch"]]
+    r = run_nexara("restore", str(root), "--batch", batch["batch"], "--json")
+    assert r.returncode == 0 and [e["rel"] for e in _events(r.stdout) if e["type"] == "moved"] == [
+        "train/violent/clip_000.mp4"]
+
+
+# -- crashes -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("point", ["after_intent:2", "after_move:2", "torn_done:1"])
+def test_kill_9_during_a_rename_batch_leaves_every_file_recoverable(tmp_path, point):
+    root = tmp_path / "ds"
+    corrupt = make_dataset(root, n=5)
+    before = digest_tree(root)
+    r = run_nexara("quarantine", str(root), "--yes", "--json", crash_at=point)
+    assert r.returncode == KILLED, (r.returncode, r.stderr)
+    # Next run: recovery first, then the rest moves.
+    r = run_nexara("quarantine", str(root), "--yes", "--json")
+    assert r.returncode == 0, r.stderr
+    evs = _events(r.stdout)
+    recovered = {e["rel"]: e["action"] for e in evs if e["type"] == "recovered"}
+    assert recovered, "the interrupted batch should have been recovered"
+    order = sorted(corrupt)  # the order files move in
+    if point == "after_intent:2":  # first moved, second not yet
+        assert [recovered[c] for c in order] == ["finished"] + ["rolled_back"] * 4
+    if point == "after_move:2":  # second moved, its done record not written
+        assert [recovered[c] for c in order] == ["finished"] * 2 + ["rolled_back"] * 3
+    where = assert_each_once(root, before)
+    assert set(where.values()) == {"quarantine"}
+    view = Journal(root).read()
+    assert not view.pending() and view.torn_bytes == 0 and not view.bad_lines
+    assert len(view.in_quarantine()) == len(corrupt)
+    # And everything comes back.
+    r = run_nexara("restore", str(root), "--all", "--json")
+    assert r.returncode == 0, r.stderr
+    assert digest_tree(root) == before
+
+
+def test_cross_device_move_and_kill_mid_copy(tmp_path, mounts):
+    root = tmp_path / "ds"
+    corrupt = sorted(make_dataset(root, n=4, size=200_000, real_videos=1))
+    before = digest_tree(root)
+    # A real second file system (rename fails with EXDEV → copy path); without `mount`
+    # in the sandbox, the same copy path is forced.
+    force = not mounts(root / "corrupted_videos")
+    r = run_nexara("quarantine", str(root), "--yes", "--json", crash_at="mid_copy:2", force_copy=force)
+    assert r.returncode == KILLED, r.stderr
+    partial = list((root / "corrupted_videos").rglob("*.nexara-partial"))
+    assert len(partial) == 1 and partial[0].stat().st_size < (root / corrupt[1]).stat().st_size
+    actions = {a.rel: a.action for a in q.recover(root)}
+    assert actions == {corrupt[0]: "finished", corrupt[1]: "rolled_back",
+                       corrupt[2]: "rolled_back", corrupt[3]: "rolled_back"}
+    where = assert_each_once(root, before)  # partial removed: its source was intact and verified
+    assert [r for r, w in where.items() if w == "quarantine"] == [corrupt[0]]
+    # Crash after the verified copy is in place but before the source is unlinked.
+    r = run_nexara("quarantine", str(root), "--yes", "--json", crash_at="before_unlink_src:1",
+                   force_copy=force)
+    assert r.returncode == KILLED
+    assert (root / corrupt[1]).exists() and (root / "corrupted_videos" / corrupt[1]).exists()
+    actions = {a.rel: a.action for a in q.recover(root)}
+    assert actions[corrupt[1]] == "finished"
+    assert_each_once(root, before)
+    r = run_nexara("quarantine", str(root), "--yes", "--json", force_copy=force)
+    assert r.returncode == 0, r.stderr
+    moved = [e for e in _events(r.stdout) if e["type"] == "moved"]
+    assert moved and all(e["note"] == "copied across file systems" for e in moved)
+    if not force:  # the engine itself saw two devices and chose the copy path
+        assert {e.method for e in Journal(root).read().entries.values()} == {"copy"}
+    assert set(assert_each_once(root, before).values()) == {"quarantine"}
+    r = run_nexara("restore", str(root), "--all", "--json", force_copy=force)
+    assert r.returncode == 0, r.stderr
+    assert digest_tree(root) == before
+
+
+# -- bad input -------------------------------------------------------------------------------------
+
+
+def test_changed_file_is_skipped_and_vanished_file_reported(tmp_path):
+    root = tmp_path / "ds"
+    corrupt = make_dataset(root, n=4)
+    changed, vanished = corrupt[0], corrupt[1]
+    with open(root / changed, "ab") as f:
+        f.write(b"more")
+    os.unlink(root / vanished)
+    r = run_nexara("quarantine", str(root), "--yes", "--json")
+    assert r.returncode == 0, r.stderr
+    evs = _events(r.stdout)
+    skipped = {e["rel"]: e["reason"] for e in evs if e["type"] == "skipped"}
+    assert skipped == {changed: "changed", vanished: "vanished"}
+    assert sorted(e["rel"] for e in evs if e["type"] == "moved") == sorted(corrupt[2:])
+    assert (root / changed).exists() and not (root / "corrupted_videos" / changed).exists()
+
+
+def test_restore_never_overwrites_a_file_that_reappeared(tmp_path):
+    root = tmp_path / "ds"
+    corrupt = make_dataset(root, n=2)
+    with _store(root) as s:
+        q.execute(root, q.plan(root, s), store=s)
+    (root / corrupt[0]).write_bytes(b"a new download")
+    r = run_nexara("restore", str(root), "--all")
+    assert r.returncode == 1
+    assert "reappeared" in r.stdout and corrupt[0] in r.stdout
+    assert (root / corrupt[0]).read_bytes() == b"a new download"
+    assert (root / "corrupted_videos" / corrupt[0]).exists()  # still safe in quarantine
+    assert (root / corrupt[1]).exists()  # the other one came back
+
+
+def test_read_only_dataset_fails_once_before_anything_moves(tmp_path, mounts):
+    root = tmp_path / "ro"
+    if mounts(root):  # as root (this sandbox), only a read-only mount stops writes
+        make_dataset(root, n=3)
+        before = digest_tree(root)
+        assert remount_ro(root)
+    else:  # without mount privileges we are not root, so permissions do stop us
+        assert os.geteuid() != 0, "as root this test needs `mount` for a read-only tmpfs"
+        make_dataset(root, n=3)
+        before = digest_tree(root)
+        for d in (root, root / "train", root / "train" / "violent", root / "train" / "nonviolent"):
+            d.chmod(0o555)
+    r = run_nexara("quarantine", str(root), "--yes")
+    assert r.returncode == 2
+    err = r.stderr.strip().splitlines()
+    assert len(err) == 1 and "not writable" in err[0] and "nothing was moved" in err[0]
+    assert digest_tree(root) == before
+
+
+def test_files_from_refuses_paths_outside_root(tmp_path):
+    root = tmp_path / "ds"
+    corrupt = make_dataset(root, n=3)
+    lst = tmp_path / "list.txt"
+    for bad in ("../outside.mp4", "/etc/passwd", "train/../../x.mp4", "corrupted_videos/train/a.mp4"):
+        lst.write_text(f"{corrupt[0]}\n{bad}\n")
+        r = run_nexara("quarantine", str(root), "--files-from", str(lst), "--yes")
+        assert r.returncode == 2, bad
+        assert "list.txt line 2" in r.stderr and "refusing" in r.stderr, r.stderr
+        assert not (root / "corrupted_videos").exists()
+    # An ok file can be approved explicitly; unknown names are reported, not moved.
+    lst.write_text(f"# approved in the TUI\n{corrupt[1]}\n{root / corrupt[2]}\ntrain/violent/nope.mp4\n")
+    r = run_nexara("quarantine", str(root), "--files-from", str(lst), "--yes", "--json")
+    assert r.returncode == 0, r.stderr
+    evs = _events(r.stdout)
+    assert sorted(e["rel"] for e in evs if e["type"] == "moved") == sorted(corrupt[1:3])
+    assert [e["reason"] for e in evs if e["type"] == "skipped"] == ["not_scanned"]
+
+
+def _write_journal(root: Path, records: list[dict]) -> None:
+    (root / "corrupted_videos").mkdir(exist_ok=True)
+    with open(root / "corrupted_videos" / "journal.jsonl", "w") as f:
+        for r in records:
+            f.write(json.dumps(r) + "\n")
+
+
+def _rec(rel: str, state: str, src: str | None = None, dst: str | None = None) -> dict:
+    return {"batch": "evil", "seq": 1, "op": "move", "rel": rel, "src": src or rel,
+            "dst": dst or f"corrupted_videos/{rel}", "size": 4, "hash": "b2f:00",
+            "verdict": "corrupt", "reasons": [], "time": 1.0, "method": "rename", "state": state}
+
+
+@pytest.mark.parametrize("rec", [
+    _rec("../../etc/passwd", "intent"),
+    _rec("/etc/passwd", "intent"),
+    _rec("train/a.mp4", "intent", dst="../../outside.mp4"),
+])
+def test_crafted_journal_paths_are_refused_by_recovery(tmp_path, rec):
+    root = tmp_path / "ds"
+    make_dataset(root, n=1)
+    _write_journal(root, [rec])
+    with pytest.raises(NexaraError, match="refusing"):
+        q.recover(root)
+    r = run_nexara("quarantine", str(root), "--list")
+    assert r.returncode == 2 and "refusing" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_symlinked_dirs_escaping_root_are_refused(tmp_path):
+    root = tmp_path / "ds"
+    make_dataset(root, n=1)
+    outside = tmp_path / "outside"
+    (outside / "violent").mkdir(parents=True)
+    secret = outside / "violent" / "x.mp4"
+    secret.write_bytes(b"not yours")
+    # A quarantine subfolder that points outside: restoring through it is refused.
+    (root / "corrupted_videos").mkdir()
+    os.symlink(outside, root / "corrupted_videos" / "val")
+    done = _rec("val/violent/x.mp4", "intent")
+    _write_journal(root, [done, {**done, "state": "done"}])
+    r = run_nexara("restore", str(root), "--all")
+    assert r.returncode == 2 and "outside the quarantine" in r.stderr, r.stderr
+    assert secret.read_bytes() == b"not yours" and not (root / "val").exists()
+    # A dataset folder that points outside: its files are refused by the planner, not moved.
+    os.symlink(outside, root / "test")
+    st = secret.stat()
+    from core.records import FileResult, Verdict
+
+    with _store(root) as s:
+        s.put_many([FileResult("test/violent/x.mp4", "test", "violent", Verdict.CORRUPT,
+                               size=st.st_size, mtime_ns=st.st_mtime_ns)])
+        p = q.plan(root, s)
+    assert [r for r, _ in p.refused] == ["test/violent/x.mp4"]
+    assert "outside the dataset" in p.refused[0][1]
+    assert "test/violent/x.mp4" not in {i.rel for i in p.items}
