@@ -39,6 +39,8 @@ class TrainConfig:
     frame_size: int = 224  # square input to the backbone, pixels
     backbone: str = "MobileNetV2"  # a keras.applications model name
     backbone_weights: str = "imagenet"  # "imagenet", a path to a weights file, or "none"
+    backbone_alpha: float = 1.0  # width multiplier for MobileNet backbones (0.35 for tiny CPU runs)
+    extract_batch_frames: int = 1024  # frames per backbone batch (and per cache shard) in extraction
     positive_class: str = "violent"  # the class scored as 1 by the binary head
     class_weights: dict[str, float] = field(default_factory=dict)  # class -> weight; empty = all 1.0
     class_multipliers: dict[str, int] = field(default_factory=dict)  # class -> augmentation views
@@ -102,6 +104,8 @@ def _validate(cfg: TrainConfig) -> TrainConfig:
         ("frames_per_clip", cfg.frames_per_clip >= 1, "must be >= 1"),
         ("frame_size", cfg.frame_size >= 8, "must be >= 8"),
         ("learning_rate", cfg.learning_rate > 0, "must be > 0"),
+        ("backbone_alpha", cfg.backbone_alpha > 0, "must be > 0"),
+        ("extract_batch_frames", cfg.extract_batch_frames >= 1, "must be >= 1"),
     ]
     for key, ok, why in checks:
         if not ok:
