@@ -1,0 +1,244 @@
+"""Follow a training log — a growing file or a job's event log — on any Host, from an offset.
+
+Local and SSH are one code path: a file is tailed with `Host.stat_file` and
+`Host.read_file(path, offset, length)` (SFTP reads at an offset over SSH), a
+job with `Host.attach(job_id, offset, follow=False)` polled from the last offset
+seen. Polling (instead of a blocking attach) is what makes a follower
+stoppable at any moment from another thread: the TUI cancels it when the user
+leaves the screen, without waiting for the next epoch, which may be minutes
+away.
+
+Items come out in batches (`Update`), at most one every `batch_interval`
+seconds while data is pouring in (a 150-epoch log read at once is one or two
+updates, not 150 redraws), and at once when the source goes quiet.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from core.errors import NexaraError
+from core.hosts import Host, JobInfo
+from core.monitor.parsers import Item, JsonlParser, make_parser, sniff
+from core.monitor.records import RunEvent
+
+CHUNK = 1 << 20  # bytes per read: one SFTP round trip carries a whole CSV or most of a log
+STDERR_TAIL_BYTES = 16 << 10
+
+
+@dataclass
+class Update:
+    items: list[Item] = field(default_factory=list)
+    offset: int = 0  # where to resume: bytes of the file / the job's log fully parsed so far
+    format: str = ""
+
+
+@dataclass
+class Source:
+    kind: str  # "job" | "file"
+    ref: str  # job id or path on the host
+    job: JobInfo | None = None
+
+    @property
+    def label(self) -> str:
+        return f"job {self.ref}" if self.kind == "job" else self.ref
+
+
+def resolve(host: Host, ref: str) -> Source:
+    """A job id known on the host, else a file on it (a RUN_DIR means its epochs.jsonl).
+
+    A clear error for neither.
+    """
+    try:
+        jobs = host.jobs()
+    except NotImplementedError:
+        jobs = []
+    for job in jobs:
+        if job.id == ref:
+            return Source("job", ref, job)
+    run_log = ref.rstrip("/") + "/epochs.jsonl"  # a RUN_DIR of our trainer
+    try:
+        if host.stat_file(run_log) is not None:
+            return Source("file", run_log)
+    except NexaraError:
+        pass  # REF is a file, not a folder (ENOTDIR)
+    if host.stat_file(ref) is not None:
+        return Source("file", ref)
+    # A unique prefix of a job id is enough, as with git hashes.
+    matches = [j for j in jobs if j.id.startswith(ref)]
+    if len(matches) == 1:
+        return Source("job", matches[0].id, matches[0])
+    raise NexaraError(f"{ref}: no such job or file on host {host.name}")
+
+
+class Follower:
+    """Yields `Update`s from one source until it ends, `follow` is off, or `stop` is set."""
+
+    def __init__(self, host: Host, source: Source, *, poll: float = 1.0,
+                 batch_interval: float = 0.25, stop: threading.Event | None = None) -> None:
+        self.host = host
+        self.source = source
+        self.poll = poll
+        self.batch_interval = batch_interval
+        self.stop = stop or threading.Event()
+        self.format = "events" if source.kind == "job" else ""
+
+    def updates(self, follow: bool = True, offset: int = 0) -> Iterator[Update]:
+        raw = self._job_items if self.source.kind == "job" else self._file_items
+        pending: list[Item] = []
+        last_emit = 0.0
+        last_offset = offset
+        for items, off, idle in raw(follow, offset):
+            pending.extend(items)
+            last_offset = off
+            now = time.monotonic()
+            if pending and (idle or now - last_emit >= self.batch_interval):
+                yield Update(pending, off, self.format)
+                pending, last_emit = [], now
+        if pending:
+            yield Update(pending, last_offset, self.format)
+
+    # -- files -------------------------------------------------------------
+    def _file_items(self, follow: bool, offset: int) -> Iterator[tuple[list[Item], int, bool]]:
+        path = self.source.ref
+        parser = None
+        head = b""
+        seen_end = False
+        if offset > 0:
+            # Resuming: the format (and a CSV's header line) come from the file's start.
+            first = self.host.read_file(path, 0, min(offset, 1 << 16))
+            self.format = sniff(first, path) or "console"
+            parser = make_parser(self.format, path)
+            if self.format == "csv" and b"\n" in first:
+                parser.feed(first[:first.index(b"\n") + 1])
+        while not self.stop.is_set():
+            st = self.host.stat_file(path)
+            if st is None:
+                raise NexaraError(f"{path}: no such file on host {self.host.name}")
+            size = st[0]
+            if size < offset:  # truncated or rewritten (a new run with the same CSVLogger file)
+                offset, parser, head = 0, None, b""
+                yield [RunEvent("reset")], 0, False
+                continue
+            if size > offset:
+                data = self.host.read_file(path, offset, min(size - offset, CHUNK))
+                if not data:
+                    data = b""
+                offset += len(data)
+                items: list[Item] = []
+                if parser is None:
+                    head += data
+                    fmt = sniff(head, path)
+                    if fmt is not None or len(head) > CHUNK:
+                        self.format = fmt or "console"
+                        parser = make_parser(self.format, path)
+                        items = parser.feed(head)
+                        head = b""
+                else:
+                    items = parser.feed(data)
+                seen_end = seen_end or any(
+                    isinstance(i, RunEvent) and i.kind in ("train_end", "job_end") for i in items)
+                done = offset - (parser.held if parser is not None else len(head))
+                yield items, done, offset >= size
+                continue
+            # At the end of what is there.
+            if not follow or seen_end:
+                if parser is None and head:
+                    self.format = sniff(head + b"\n", path) or "console"
+                    parser = make_parser(self.format, path)
+                    items = parser.feed(head)
+                else:
+                    items = []
+                if parser is not None:
+                    items += parser.finish()
+                yield items, offset, True
+                return
+            yield [], offset, True
+            self.stop.wait(self.poll)
+
+    # -- jobs --------------------------------------------------------------
+    def _job_items(self, follow: bool, offset: int) -> Iterator[tuple[list[Item], int, bool]]:
+        job_id = self.source.ref
+        polls = 0
+        while not self.stop.is_set():
+            items: list[Item] = []
+            ended = None
+            for off, ev in self.host.attach(job_id, offset, follow=False):
+                offset = off
+                got = JsonlParser.handle_event(ev)
+                for it in got:
+                    if isinstance(it, RunEvent) and it.kind == "job_end":
+                        ended = it
+                items.extend(got)
+                if len(items) >= 512:
+                    yield items, offset, False
+                    items = []
+                if self.stop.is_set():
+                    return
+            if ended is None and (not follow or polls % 5 == 4):
+                # No job_end yet: the job's own view says whether it is still alive.
+                job = self._job_info()
+                if job is not None and job.status != "running":
+                    ended = RunEvent("job_end", {"rc": job.rc, "status": job.status})
+                    items.append(ended)
+                elif not follow:
+                    yield items, offset, True
+                    return
+            if ended is not None:
+                self._add_stderr(ended)
+                yield items, offset, True
+                return
+            yield items, offset, True
+            polls += 1
+            self.stop.wait(self.poll)
+
+    def _job_info(self) -> JobInfo | None:
+        for job in self.host.jobs():
+            if job.id == self.source.ref:
+                self.source.job = job
+                return job
+        return None
+
+    def _add_stderr(self, ended: RunEvent) -> None:
+        """A job that failed or was lost: attach the last lines of its stderr to its end."""
+        rc, status = ended.data.get("rc"), ended.data.get("status")
+        if (rc in (None, 0)) and status not in ("lost", "failed"):
+            return
+        path = stderr_path(self.host, self.source)
+        if path is None:
+            return
+        ended.data["stderr_tail"] = tail_lines(self.host, path)
+
+
+def stderr_path(host: Host, source: Source) -> str | None:
+    """Where the job's stderr is on its host (`<state>/jobs/<id>/stderr.log`)."""
+    job = source.job
+    extra: dict[str, Any] = job.extra if job is not None else {}
+    for key in ("stderr", "stderr_path"):
+        if extra.get(key):
+            return str(extra[key])
+    for key in ("dir", "job_dir"):
+        if extra.get(key):
+            return f"{str(extra[key]).rstrip('/')}/stderr.log"
+    if getattr(host, "name", "local") == "local":
+        from core.paths import jobs_dir
+
+        return str(jobs_dir() / source.ref / "stderr.log")
+    return None
+
+
+def tail_lines(host: Host, path: str, n: int = 20) -> list[str]:
+    st = host.stat_file(path)
+    if st is None:
+        return []
+    size = st[0]
+    start = max(0, size - STDERR_TAIL_BYTES)
+    data = host.read_file(path, start, size - start)
+    lines = data.decode("utf-8", "replace").splitlines()
+    if start > 0 and lines:
+        lines = lines[1:]  # the first is cut
+    return [ln for ln in lines if ln.strip()][-n:]
