@@ -1,0 +1,235 @@
+"""The Nexara app: four screens over one Host, switched by number keys.
+
+The app owns what every screen shares — the `Host` (this machine or the GPU
+box), the dataset root on that host, and `AppState` (link state, quarantine
+approvals, the last scan summary) — and nothing else. Screens are Textual
+modes created lazily on first visit (the app opens in well under a second and
+never imports av, cv2 or tensorflow); they keep their state when you switch
+away. Opening an SSH host takes seconds, so it happens in a worker while the
+UI is already up, and the header shows "connecting".
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+from textual import work
+from textual.app import App
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.signal import Signal
+
+from nexara_tui.commands import NexaraCommands
+from nexara_tui.messages import HostStateChanged, ScanFinished
+from nexara_tui.state import AppState
+
+# mode name → (module, class). Imported on first visit only.
+SCREENS: dict[str, tuple[str, str]] = {
+    "scan": ("nexara_tui.screens.scan", "ScanScreen"),
+    "decision": ("nexara_tui.screens.decision", "DecisionScreen"),
+    "quarantine": ("nexara_tui.screens.quarantine", "QuarantineScreen"),
+    "monitor": ("nexara_tui.screens.monitor", "MonitorScreen"),
+}
+
+
+class NexaraApp(App):
+    CSS_PATH = "app.tcss"
+    TITLE = "Nexara"
+    ENABLE_COMMAND_PALETTE = True
+    COMMANDS = App.COMMANDS | {NexaraCommands}
+
+    BINDINGS: ClassVar[list[Binding]] = [
+        Binding("1", "switch_screen_mode('scan')", "Scan", id="app.scan",
+                tooltip="Scan screen: integrity verdicts, live counts, problem files"),
+        Binding("2", "switch_screen_mode('decision')", "Decide", id="app.decision",
+                tooltip="Decision screen: what losing the corrupt files does to each class"),
+        Binding("3", "switch_screen_mode('quarantine')", "Quarantine", id="app.quarantine",
+                tooltip="Quarantine screen: review and move unusable files (journaled, reversible)"),
+        Binding("4", "switch_screen_mode('monitor')", "Monitor", id="app.monitor",
+                tooltip="Monitor screen: follow a training job's epochs and logs"),
+        Binding("h", "pick_host", "Host", id="app.host",
+                tooltip="Pick the host: this machine or an alias from ~/.ssh/config"),
+        Binding("question_mark", "toggle_help", "Help", id="app.help",
+                tooltip="Show or hide the keys of the focused widget and screen"),
+        Binding("q", "quit", "Quit", id="app.quit", tooltip="Quit Nexara (running jobs keep running)"),
+    ]
+
+    def __init__(self, root: str | None = None, host: Any = None, host_name: str | None = None,
+                 scan_on_start: bool = False, level: str = "standard",
+                 host_opener: Callable[..., Any] | None = None) -> None:
+        """`host` is an open core.hosts.Host; otherwise `host_name` is opened in a worker on mount."""
+        # Older terminals and SSH sessions: never rely on truecolor.
+        super().__init__()
+        name = host_name or (getattr(host, "name", None) if host is not None else None) or "local"
+        self.state = AppState(host_name=name, root=root, level=level,
+                              link_state="connected" if host is not None else "connecting")
+        self.host = host
+        self.scan_on_start = scan_on_start
+        self._host_opener = host_opener
+        self.state_signal: Signal[AppState] = Signal(self, "nexara-state")
+        self._mode_screens: dict[str, Screen] = {}
+        for mode in SCREENS:
+            self.add_mode(mode, self._screen_factory(mode))
+
+    # ---- properties other screens use ---------------------------------------------------------
+    @property
+    def root(self) -> str | None:
+        return self.state.root
+
+    @root.setter
+    def root(self, value: str | None) -> None:
+        self.state.root = value
+        self.notify_state_changed()
+
+    def _screen_factory(self, mode: str) -> Callable[[], Screen]:
+        def make() -> Screen:
+            import importlib
+
+            module, cls = SCREENS[mode]
+            screen = getattr(importlib.import_module(module), cls)()
+            self._mode_screens[mode] = screen
+            return screen
+
+        return make
+
+    async def on_mount(self) -> None:
+        self._load_keymap()
+        await self.action_switch_screen_mode("scan")
+        if self.host is None:
+            self.connect(self.state.host_name)
+
+    def _load_keymap(self) -> None:
+        """Remap keys from the config file's `[keys]` table: binding id = "keys" (posting-style).
+
+            [keys]
+            "scan.level" = "v"          # ids are listed with the bindings (and shown by ?)
+            "app.quit" = "q,ctrl+c"
+        """
+        from core.config import load_config
+
+        try:
+            keys = load_config().raw.get("keys", {})
+        except Exception as exc:  # noqa: BLE001 - a broken config must not stop the app
+            self.notify(f"config: {getattr(exc, 'message', exc)}", severity="error", timeout=10)
+            return
+        if not isinstance(keys, dict) or not all(isinstance(v, str) for v in keys.values()):
+            self.notify("config: [keys] must map binding ids to key strings, e.g. \"scan.level\" = \"v\"",
+                        severity="error", timeout=10)
+            return
+        if keys:
+            self.set_keymap({str(k): v for k, v in keys.items()})
+
+    # ---- shared state -------------------------------------------------------------------------
+    def notify_state_changed(self) -> None:
+        """Re-render every header (and anything else subscribed to `state_signal`)."""
+        self.state_signal.publish(self.state)
+
+    def broadcast(self, make_message: Callable[[], Any]) -> None:
+        """Post a fresh message to every screen created so far (active or not)."""
+        for screen in list(self._mode_screens.values()):
+            if screen.is_attached:
+                screen.post_message(make_message())
+
+    def broadcast_scan_finished(self, summary: dict[str, Any], root: str | None = None,
+                                level: str | None = None, loaded: bool = False) -> None:
+        self.state.last_summary = summary
+        self.state.last_scan_level = level
+        self.broadcast(lambda: ScanFinished(summary, root=root, level=level, loaded=loaded))
+
+    def on_host_state_changed(self, message: HostStateChanged) -> None:
+        if message.from_app or message.host_name != self.state.host_name:
+            return  # our own copy bubbling back, or a late report about a host we left
+        self.state.link_state = message.state
+        self.state.link_detail = message.detail
+        self.notify_state_changed()
+        self.broadcast(lambda: HostStateChanged(message.host_name, message.state, message.detail,
+                                                from_app=True))
+
+    # ---- hosts --------------------------------------------------------------------------------
+    def connect(self, name: str, root: str | None = None) -> None:
+        """Open `name` in a worker; the header says connecting until it is up."""
+        self.state.host_name = name
+        self.state.link_state = "connecting"
+        self.state.link_detail = ""
+        if root is not None:
+            self.state.root = root
+        self.notify_state_changed()
+        self._open_host(name)
+
+    def open_host_blocking(self, name: str) -> Any:
+        """Open host `name` (call from a worker thread): prompts for host key / passphrase."""
+        from nexara_tui.connect import open_interactive
+
+        opener = self._host_opener
+        if opener is None:
+            from core.hosts import open_host as opener
+
+        def on_state(state: Any, detail: Any = "", *_: Any) -> None:  # from the host's threads
+            value = str(getattr(state, "value", state)).lower()  # a str or a str-valued Enum
+            self.post_message(HostStateChanged(name, value, str(detail or "")))
+
+        return open_interactive(self, name, opener, on_state=on_state)
+
+    @work(thread=True, exclusive=True, group="connect", exit_on_error=False)
+    def _open_host(self, name: str) -> None:
+        try:
+            host = self.open_host_blocking(name)
+        except Exception as exc:  # noqa: BLE001 - any failure is shown, the app stays up
+            self.call_from_thread(self._host_failed, name, exc)
+            return
+        self.call_from_thread(self.set_host, host, name)
+
+    def _host_failed(self, name: str, exc: Exception) -> None:
+        from nexara_tui.connect import describe_error
+
+        detail = describe_error(exc)
+        self.post_message(HostStateChanged(name, "error", detail[:120]))
+        self.notify(f"could not open host {name}: {detail}", severity="error", timeout=10)
+
+    def set_host(self, host: Any, name: str | None = None) -> None:
+        """Switch to an open Host (from the picker or a test); closes the previous one."""
+        old = self.host
+        self.host = host
+        self.state.host_name = name or getattr(host, "name", "local")
+        if old is not None and old is not host:
+            with contextlib.suppress(Exception):  # closing a dead link may fail; it is gone anyway
+                old.close()
+        self.post_message(HostStateChanged(self.state.host_name, "connected"))
+
+    # ---- actions ------------------------------------------------------------------------------
+    async def action_switch_screen_mode(self, mode: str) -> None:
+        if self.current_mode != mode:
+            await self.switch_mode(mode)
+        self._ensure_header(self.screen)
+
+    def _ensure_header(self, screen: Screen) -> None:
+        """Every screen shows host and root, even one whose author forgot the header."""
+        from nexara_tui.widgets.header import NexaraHeader
+
+        if not screen.query(NexaraHeader):
+            screen.mount(NexaraHeader())
+
+    def action_pick_host(self) -> None:
+        from nexara_tui.screens.host_picker import HostPickerScreen
+
+        def picked(result: tuple[Any, str, str | None] | None) -> None:
+            if result is not None:
+                host, name, root = result
+                if root is not None:
+                    self.state.root = root
+                self.set_host(host, name)
+
+        self.push_screen(HostPickerScreen(current=self.state.host_name, root=self.state.root), picked)
+
+    def action_toggle_help(self) -> None:
+        if self.screen.query("HelpPanel"):
+            self.action_hide_help_panel()
+        else:
+            self.action_show_help_panel()
+
+    def on_unmount(self) -> None:
+        if self.host is not None:
+            with contextlib.suppress(Exception):  # leaving anyway
+                self.host.close()

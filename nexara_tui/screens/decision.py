@@ -1,0 +1,318 @@
+"""The Decision screen: the decision matrix for the dataset on the current host.
+
+Data comes only through the Host: `nexara decide ROOT --json` runs where the
+scan store lives (this machine or the GPU box) in a thread worker, and the UI
+thread only draws (dolphie's fetch/draw split). The screen re-asks whenever it
+is shown again, when a scan finishes, and when the host reconnects: `decide`
+reads a few counters from the store, so asking is cheap at any dataset size.
+
+Keys: `w` writes the training config on the host (`decide --write-config`),
+`d` toggles counting damaged clips as lost, `r` refreshes. Keyboard only;
+colours are theme variables, so 256-colour terminals read it fine.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import posixpath
+from typing import Any, ClassVar
+
+from rich.markup import escape
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Static
+from textual.worker import get_current_worker
+
+from core.decision import Decision, pct
+from core.errors import NexaraError
+from nexara_tui.messages import ScanFinished
+from nexara_tui.screens.prompts import ConfirmScreen, PromptScreen
+from nexara_tui.widgets.header import NexaraHeader
+
+COLUMNS = ("split/class", "valid", "lost", "rate", "weight", "balanced", "mult", "effective",
+           "re-download")
+_SEVERITY = {"critical": "bold red", "warning": "yellow", "info": "cyan"}
+
+
+class PathPromptScreen(PromptScreen):
+    """PromptScreen with the answer pre-filled (the suggested config path)."""
+
+    def __init__(self, question: str, default: str) -> None:
+        super().__init__(question)
+        self.default = default
+
+    def on_mount(self) -> None:
+        from textual.widgets import Input
+
+        box = self.query_one(Input)
+        box.value = self.default
+        box.cursor_position = len(self.default)
+        box.focus()
+
+
+def default_config_path(root: str) -> str:
+    """ROOT/../train.toml: next to the dataset, never inside it (the dataset is the user's)."""
+    parent = posixpath.dirname(root.rstrip("/")) or "/"
+    return posixpath.join(parent, "train.toml")
+
+
+class DecisionScreen(Screen):
+    TITLE = "Decision"
+    DEFAULT_CSS = """
+    DecisionScreen #d-status { height: auto; padding: 0 1; color: $text-muted; }
+    DecisionScreen #d-headline { height: auto; padding: 0 1; text-style: bold; }
+    DecisionScreen #d-bands { height: auto; margin: 0 1; }
+    DecisionScreen .band { width: 1fr; height: auto; min-height: 4; border: round $panel;
+                           padding: 0 1; color: $text-muted; }
+    DecisionScreen .band.-active { border: heavy $warning; color: $text; text-style: bold; }
+    DecisionScreen #band-clean.-active { border: heavy $success; }
+    DecisionScreen #band-rebuild.-active { border: heavy $error; }
+    DecisionScreen #d-table { height: auto; max-height: 14; margin: 0 1; }
+    DecisionScreen #d-body { height: 1fr; }
+    DecisionScreen #d-options, DecisionScreen #d-findings { height: auto; padding: 0 1; }
+    """
+    BINDINGS: ClassVar[list[Binding]] = [
+        Binding("w", "write_config", "Write config", id="decision.write",
+                tooltip="Write the training config (TOML) with these weights and multipliers"),
+        Binding("d", "toggle_damaged", "Damaged lost/kept", id="decision.damaged",
+                tooltip="Count damaged clips as lost (default: kept, they still decode)"),
+        Binding("r", "refresh", "Refresh", id="decision.refresh",
+                tooltip="Recompute from the stored scan results"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.decision: Decision | None = None
+        self.summary: dict[str, Any] | None = None
+        self.status_text = ""
+        self.loads = 0  # completed loads (success or failure): tests wait on it
+        self.damaged_is_lost = False
+        self.last_written: str | None = None
+
+    def compose(self) -> ComposeResult:
+        yield NexaraHeader()
+        yield Static("", id="d-status")
+        with VerticalScroll(id="d-body"):
+            yield Static("", id="d-headline")
+            with Horizontal(id="d-bands"):
+                yield Static("< 20 %", id="band-clean", classes="band")
+                yield Static("20–40 %", id="band-salvage", classes="band")
+                yield Static("> 40 %", id="band-rebuild", classes="band")
+            yield DataTable(id="d-table", cursor_type="row", zebra_stripes=True)
+            yield Static("", id="d-options")
+            yield Static("", id="d-findings")
+        yield Footer()
+
+    @property
+    def table(self) -> DataTable:
+        return self.query_one("#d-table", DataTable)
+
+    def on_mount(self) -> None:
+        t = self.table
+        for c in COLUMNS:
+            t.add_column(c, key=c)
+        t.focus()
+        self.refresh_decision()
+
+    def on_screen_resume(self) -> None:
+        self.refresh_decision()
+
+    def on_scan_finished(self, message: ScanFinished) -> None:
+        self.refresh_decision()
+
+    def on_host_state_changed(self, message: Any) -> None:
+        if getattr(message, "state", "") == "connected":
+            self.refresh_decision()
+
+    def action_refresh(self) -> None:
+        self.refresh_decision()
+
+    def action_toggle_damaged(self) -> None:
+        self.damaged_is_lost = not self.damaged_is_lost
+        self.notify("damaged clips now count as " + ("lost" if self.damaged_is_lost else "kept"))
+        self.refresh_decision()
+
+    # ---- fetching (thread worker) -----------------------------------------------------------
+    def _argv(self, root: str) -> list[str]:
+        argv = ["decide", root]
+        if self.damaged_is_lost:
+            argv.append("--count-damaged-as-lost")
+        return argv
+
+    def refresh_decision(self) -> None:
+        host = getattr(self.app, "host", None)
+        root = getattr(self.app, "root", None)
+        if host is None:
+            self._set_status("waiting for the host…")
+            return
+        if not root:
+            self._set_status("no dataset root: start with `nexara tui ROOT` or pick one with h")
+            return
+        # Keep showing the last numbers while the new ones are computed (no flicker).
+        self._set_status(f"{self.status_text} · refreshing…" if self.decision is not None
+                         and "refreshing" not in self.status_text
+                         else self.status_text if self.decision is not None
+                         else "computing the decision matrix…")
+        self._fetch(host, root)
+
+    @work(thread=True, exclusive=True, group="decide", exit_on_error=False)
+    def _fetch(self, host: Any, root: str) -> None:
+        worker = get_current_worker()
+        decision: dict[str, Any] | None = None
+        summary: dict[str, Any] | None = None
+        error: str | None = None
+        try:
+            for ev in host.stream([*self._argv(root), "--json"]):
+                if worker.is_cancelled:
+                    return
+                if ev.get("type") == "decision":
+                    decision, summary = ev.get("decision"), ev.get("summary")
+                elif ev.get("type") == "error":
+                    error = str(ev.get("message", "decide failed"))
+        except NexaraError as exc:
+            error = exc.message
+        except Exception as exc:  # noqa: BLE001 - a dropped link: say so, stay up
+            error = f"{type(exc).__name__}: {exc}"
+        if worker.is_cancelled:
+            return
+        self.app.call_from_thread(self._loaded, decision, summary, error)
+
+    # ---- drawing (UI thread) ------------------------------------------------------------------
+    def _loaded(self, decision: dict[str, Any] | None, summary: dict[str, Any] | None,
+                error: str | None) -> None:
+        self.loads += 1
+        if error or decision is None:
+            self.decision = None
+            self._set_status(f"[red]{escape(error or 'decide sent no decision')}[/]")
+            self._clear()
+            return
+        try:
+            d = Decision.from_dict(decision)
+        except (KeyError, TypeError) as exc:  # an engine of another version on the host
+            self._set_status(f"[red]cannot read the decision from the host: {escape(str(exc))}[/]")
+            return
+        self.decision, self.summary = d, summary
+        self._set_status(
+            f"{d.total:,} clips, {d.lost:,} lost ({pct(d.rate)})"
+            + (" · damaged counted as lost" if d.damaged_is_lost else " · damaged kept")
+            + f" · weights and multipliers from the {d.basis} split"
+            + " · w: write training config")
+        self._draw(d)
+
+    def _clear(self) -> None:
+        self.table.clear()
+        for w in ("#d-headline", "#d-options", "#d-findings"):
+            self.query_one(w, Static).update("")
+        for b in self.query(".band"):
+            b.remove_class("-active")
+
+    def _draw(self, d: Decision) -> None:
+        self.query_one("#d-headline", Static).update(Text(d.headline))
+        for b in d.bands:
+            w = self.query_one(f"#band-{b.key}", Static)
+            marker = "▶ " if b.active else "  "
+            w.update(Text(f"{marker}{b.label}\n{b.title}"))
+            w.set_class(b.active, "-active")
+        t = self.table
+        t.clear()
+        alarm = float(d.policy.get("class_alarm", 0.4))
+        for r in d.rows:
+            plan = r.split == d.basis
+            dash = "—" if plan else ""
+            style = "" if plan else "dim"
+            cells = [
+                f"{r.split}/{r.cls}", f"{r.valid:,}", f"{r.lost:,}", pct(r.rate),
+                f"{r.weight:.2f}" if r.weight is not None else dash,
+                f"{r.weight_balanced:.2f}" if r.weight_balanced is not None else dash,
+                f"{r.multiplier}×" if r.multiplier is not None else dash,
+                f"{r.effective:,}" if r.effective is not None else "",
+                f"{r.redownload:,}" if r.redownload is not None else "",
+            ]
+            row = [Text(c, style="bold red" if i == 3 and r.rate > alarm else style,
+                        justify="left" if i == 0 else "right") for i, c in enumerate(cells)]
+            t.add_row(*row, key=f"{r.split}/{r.cls}")
+        opts = Text()
+        for o in d.options:
+            head = ("RECOMMENDED: " if o.recommended else "") + (
+                f"Option {o.key} — {o.title}" if o.key in ("A", "B") else o.title)
+            opts.append(head + "\n", style="bold green" if o.recommended else "bold")
+            for s in o.steps:
+                opts.append(f"  • {s}\n")
+            opts.append(f"  Why: {o.why}\n")
+            opts.append(f"  Risk: {o.risk}\n", style="yellow")
+        self.query_one("#d-options", Static).update(opts)
+        f = Text("Findings\n", style="bold")
+        for i in d.intervals:
+            if i.cls is None and i.half_width is not None:
+                f.append(f"  {i.split}: {i.n:,} clips measure {pct(i.target, 0)} as "
+                         f"{pct(i.low)}–{pct(i.high)} (95 % Wilson, ±{i.half_width * 100:.1f} pts)\n")
+        for fd in d.findings:
+            f.append(f"  {fd.severity.upper():8} ", style=_SEVERITY.get(fd.severity, ""))
+            f.append(fd.message + "\n")
+        self.query_one("#d-findings", Static).update(f)
+
+    def _set_status(self, text: str) -> None:
+        self.status_text = text
+        with contextlib.suppress(Exception):
+            self.query_one("#d-status", Static).update(text)
+
+    def row_cells(self, key: str) -> list[str]:
+        """The table's cells for `split/class` as plain strings (for tests and the palette)."""
+        return [str(c) for c in self.table.get_row(key)]
+
+    # ---- writing the training config ---------------------------------------------------------
+    def action_write_config(self) -> None:
+        root = getattr(self.app, "root", None)
+        if self.decision is None or not root:
+            self.notify("nothing to write yet: the decision is not loaded", severity="warning")
+            return
+
+        def answered(path: str | None) -> None:
+            if path and path.strip():
+                self._write(path.strip(), force=False)
+
+        self.app.push_screen(
+            PathPromptScreen(f"Write the training config on {getattr(self.app.host, 'name', 'host')} "
+                             "to (a TOML file; the dataset is not touched):",
+                             default_config_path(root)),
+            answered)
+
+    def _write(self, path: str, force: bool) -> None:
+        self._set_status(f"writing {escape(path)}…")
+        self._write_worker(self.app.host, self.app.root, path, force)
+
+    @work(thread=True, exclusive=True, group="decide-write", exit_on_error=False)
+    def _write_worker(self, host: Any, root: str, path: str, force: bool) -> None:
+        # Human mode on purpose: with --json the CLI reports a render-side error (file exists)
+        # only through the exit code; here its one-line message arrives on stderr.
+        argv = [*self._argv(root), "--write-config", path] + (["--force"] if force else [])
+        try:
+            res = host.run(argv, timeout=120)
+            rc, err = res.rc, res.stderr
+        except Exception as exc:  # noqa: BLE001 - shown, the app stays up
+            rc, err = 1, getattr(exc, "message", str(exc))
+        self.app.call_from_thread(self._written, path, rc, err)
+
+    def _written(self, path: str, rc: int, stderr: str) -> None:
+        lines = [ln.strip() for ln in (stderr or "").splitlines() if ln.strip()]
+        last = lines[-1] if lines else f"exit status {rc}"
+        if rc == 0:
+            self.last_written = path
+            self._set_status(f"wrote training config {escape(path)} — `nexara train --config {escape(path)}`")
+            self.notify(f"wrote {path}")
+            return
+        if "already exists" in last:
+            def confirmed(yes: bool | None) -> None:
+                if yes:
+                    self._write(path, force=True)
+                else:
+                    self._set_status("config not written")
+
+            self.app.push_screen(ConfirmScreen(f"{path} already exists. Replace it?"), confirmed)
+            return
+        self._set_status(f"[red]{escape(last.removeprefix('nexara: '))}[/]")
+        self.notify(last, severity="error", timeout=8)

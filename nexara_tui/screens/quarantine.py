@@ -1,0 +1,483 @@
+"""The quarantine screen: review flagged files, approve them, move them, undo.
+
+Every non-ok file from `nexara results ROOT` is listed (verdict, reason,
+split/class, size, frames decoded), grouped by reason; `r` narrows the list to
+one reason at a time. The side panel shows the selected file's FFmpeg messages
+and frames sampled across the clip (`nexara preview`), so the user can see that
+a "damaged" clip still looks right before deciding.
+
+Approvals live in `app.state.approvals` (a set of paths), so they survive
+leaving the screen. `m` moves the approved files: the list is written to a
+temporary file on the host (`host.write_file`) and `nexara quarantine ROOT
+--files-from PATH --yes` runs there as a detached job (`host.start_job`), which
+this screen follows (`host.attach`) for progress; a dropped link loses nothing.
+`u` undoes the last batch (`nexara restore ROOT --batch ID`). All host I/O runs
+in thread workers; the UI thread only draws, once per batch of results.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import secrets
+import time
+from typing import Any
+
+from rich.markup import escape
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+from textual.worker import get_current_worker
+
+from core.errors import NexaraError
+from nexara_tui.file_model import FileRow
+from nexara_tui.messages import ScanFinished
+from nexara_tui.screens.file_detail import FileDetailScreen
+from nexara_tui.screens.prompts import ConfirmScreen
+from nexara_tui.widgets.file_list import DEFAULT_COLUMNS, VERDICT_STYLES, Column, FileList
+from nexara_tui.widgets.frame_preview import FramePreview
+from nexara_tui.widgets.header import NexaraHeader
+
+PREVIEW_FRAMES = 8
+PREVIEW_WIDTH = 40
+
+
+def human_size(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if abs(n) < 1024:
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} TiB"
+
+
+COLUMNS: tuple[Column, ...] = (
+    Column("verdict", 8, lambda r: r.verdict, lambda r: VERDICT_STYLES.get(r.verdict)),
+    Column("reason", 22, lambda r: r.reason_text),
+    Column("split/class", 18, lambda r: f"{r.split}/{r.cls}"),
+    Column("size", 10, lambda r: human_size(r.size)),
+    Column("frames", 7, lambda r: str(r.data.get("frames_decoded", ""))),
+    DEFAULT_COLUMNS[-1],  # path, elided on the left
+)
+
+
+class QuarantineScreen(Screen):
+    TITLE = "Quarantine"
+
+    BINDINGS = [
+        Binding("space", "toggle", "Approve", id="quarantine.toggle",
+                tooltip="Approve or un-approve the selected file for quarantine"),
+        Binding("a", "approve_reason", "Approve reason", id="quarantine.approve_reason",
+                tooltip="Approve every file with the selected file's reason"),
+        Binding("A", "approve_corrupt", "Approve corrupt", id="quarantine.approve_corrupt",
+                tooltip="Approve every corrupt (unusable) file"),
+        Binding("c", "clear_approvals", "Clear", id="quarantine.clear",
+                tooltip="Clear all approvals"),
+        Binding("r", "cycle_reason", "Reason filter", id="quarantine.reason",
+                tooltip="Show one reason at a time (cycles through the reasons present)"),
+        Binding("m", "move", "Move", id="quarantine.move",
+                tooltip="Move the approved files into ROOT/corrupted_videos/ (asks first; undoable)"),
+        Binding("u", "undo", "Undo", id="quarantine.undo",
+                tooltip="Undo the last batch: move its files back"),
+        Binding("p", "preview", "Preview", id="quarantine.preview",
+                tooltip="Reload the frame preview of the selected file"),
+    ]
+
+    DEFAULT_CSS = """
+    QuarantineScreen #q-main { height: 1fr; }
+    QuarantineScreen #q-left { width: 3fr; }
+    QuarantineScreen #q-side { width: 2fr; min-width: 44; border-left: solid $accent; padding: 0 1; }
+    QuarantineScreen #q-counts { height: auto; padding: 0 1; }
+    QuarantineScreen #q-status { height: auto; padding: 0 1; color: $text-muted; }
+    QuarantineScreen #q-messages { height: auto; }
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows: list[FileRow] = []
+        self.summary: dict[str, Any] | None = None
+        self.reason_filter: str | None = None
+        self.last_batch: str | None = None
+        self.busy: str | None = None  # "moving" | "restoring" while a job runs
+        self.status_text = ""
+        self.loads = 0  # completed result loads (tests wait on it)
+        self._loaded_for: tuple[int, str] | None = None
+        self._preview_for: str | None = None
+        self._preview_cache: dict[str, dict[str, Any]] = {}
+        self._broadcast_next = False  # after a move/undo, tell the other screens the new counts
+
+    # ---- layout -------------------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        yield NexaraHeader()
+        with Horizontal(id="q-main"):
+            with Vertical(id="q-left"):
+                yield Static(id="q-counts")
+                yield Static(id="q-status")
+                yield FileList(id="q-list", columns=COLUMNS, marked=self.approvals,
+                               empty_text="No flagged files. (Scan first: screen 1.)")
+            with VerticalScroll(id="q-side"):
+                yield Static(id="q-messages")
+                yield FramePreview(id="q-preview")
+        yield Footer(compact=True)
+
+    @property
+    def approvals(self) -> set[str]:
+        state = getattr(self.app, "state", None)
+        if state is None:  # a bare app (tests of the widget alone)
+            if not hasattr(self, "_approvals"):
+                self._approvals: set[str] = set()
+            return self._approvals
+        return state.approvals
+
+    @property
+    def file_list(self) -> FileList:
+        return self.query_one("#q-list", FileList)
+
+    def on_mount(self) -> None:
+        self.file_list.focus()
+        self._draw_counts()
+        self._maybe_load()
+
+    def on_screen_resume(self) -> None:
+        self._maybe_load()
+        self.file_list.refresh_rows()  # approvals may have changed elsewhere (scan screen)
+        self._draw_counts()
+
+    def on_host_state_changed(self, message: Any) -> None:
+        if getattr(message, "state", "") == "connected":
+            self._maybe_load()
+
+    def on_scan_finished(self, message: ScanFinished) -> None:
+        if not message.loaded:  # a fresh scan: verdicts changed
+            self.reload()
+
+    def _maybe_load(self) -> None:
+        host = getattr(self.app, "host", None)
+        root = getattr(self.app, "root", None)
+        if host is None or not root:
+            return
+        key = (id(host), root)
+        if key != self._loaded_for:
+            self._loaded_for = key
+            self.reload()
+
+    # ---- loading results (thread worker; one UI update per load) --------------------------
+    def reload(self) -> None:
+        self._set_status("loading results…")
+        self._load_results()
+
+    @work(thread=True, exclusive=True, group="q-results", exit_on_error=False)
+    def _load_results(self) -> None:
+        worker = get_current_worker()
+        host, root = self.app.host, self.app.root
+        rows: list[FileRow] = []
+        summary: dict[str, Any] | None = None
+        try:
+            for ev in host.stream(["results", root, "--json"]):
+                if worker.is_cancelled:
+                    return
+                t = ev.get("type")
+                if t == "file":
+                    r = ev.get("result") or {}
+                    if r.get("verdict") not in (None, "ok"):
+                        rows.append(FileRow.from_result(r))
+                elif t == "summary":
+                    summary = ev.get("summary")
+        except NexaraError as exc:
+            self.app.call_from_thread(self._load_failed, exc.message)
+            return
+        except Exception as exc:  # noqa: BLE001 - a dropped link: say so, stay up
+            self.app.call_from_thread(self._load_failed, f"{type(exc).__name__}: {exc}")
+            return
+        self.app.call_from_thread(self._loaded, rows, summary)
+
+    def _load_failed(self, message: str) -> None:
+        self.rows = []
+        self.file_list.set_rows([])
+        self._set_status(f"[red]{escape(message)}[/]")
+        self.loads += 1
+
+    def _loaded(self, rows: list[FileRow], summary: dict[str, Any] | None) -> None:
+        selected = self.file_list.selected_row
+        self.rows = rows
+        self.summary = summary
+        present = {r.path for r in rows}
+        # Approvals of files that left the list (moved, rescanned ok) are dropped.
+        self.approvals.intersection_update(present)
+        if self.reason_filter and not any(self.reason_filter in r.reasons for r in rows):
+            self.reason_filter = None
+        self._apply_filter()
+        if selected is not None:
+            idx = self.file_list.model.index_of(selected.path)
+            if idx is not None:
+                self.file_list.move_cursor(idx)
+        if self.busy is None and self.status_text == "loading results…":
+            self._set_status("")
+        self._draw_counts()
+        self.loads += 1
+        if summary is not None and self._broadcast_next:
+            self._broadcast_next = False
+            with contextlib.suppress(Exception):  # the decision/scan screens follow the new counts
+                self.app.broadcast_scan_finished(summary, root=self.app.root,
+                                                 level=self.app.state.last_scan_level, loaded=True)
+
+    def _apply_filter(self) -> None:
+        fl = self.file_list
+        rows = self.rows if self.reason_filter is None else [
+            r for r in self.rows if self.reason_filter in r.reasons]
+        fl.model.sort_key = "reason"  # grouped by reason
+        fl.set_rows(rows)
+
+    # ---- drawing ------------------------------------------------------------------------------
+    def _set_status(self, text: str) -> None:
+        self.status_text = text
+        with contextlib.suppress(Exception):
+            self.query_one("#q-status", Static).update(text)
+
+    def approved_rows(self) -> list[FileRow]:
+        a = self.approvals
+        return [r for r in self.rows if r.path in a]
+
+    def _draw_counts(self) -> None:
+        by_verdict: dict[str, int] = {}
+        for r in self.rows:
+            by_verdict[r.verdict] = by_verdict.get(r.verdict, 0) + 1
+        approved = self.approved_rows()
+        parts = [f"[b]{len(self.rows):,}[/] flagged"]
+        for v in ("corrupt", "damaged", "warning"):
+            if by_verdict.get(v):
+                parts.append(f"{v} {by_verdict[v]:,}")
+        line = " · ".join(parts)
+        line += f"   [b]approved {len(approved):,}[/] ({human_size(sum(r.size for r in approved))})"
+        if self.reason_filter:
+            line += f"   reason: [b]{escape(self.reason_filter)}[/] (r: next)"
+        if self.summary:
+            o = self.summary.get("overall", {})
+            line += f"\nin dataset: {o.get('total', 0):,} files, corrupt {o.get('corrupt', 0):,}"
+        with contextlib.suppress(Exception):
+            self.query_one("#q-counts", Static).update(line)
+
+    def counts(self) -> dict[str, int]:
+        """What the counts line shows, as numbers (for tests and the command palette)."""
+        o = (self.summary or {}).get("overall", {})
+        return {"flagged": len(self.rows), "approved": len(self.approved_rows()),
+                "corrupt": int(o.get("corrupt", 0)), "total": int(o.get("total", 0))}
+
+    # ---- selection → side panel ---------------------------------------------------------------
+    @on(FileList.RowHighlighted, "#q-list")
+    def _highlighted(self, event: FileList.RowHighlighted) -> None:
+        self._show_side(event.row)
+
+    @on(FileList.RowSelected, "#q-list")
+    def _selected(self, event: FileList.RowSelected) -> None:
+        self.app.push_screen(FileDetailScreen(event.row))
+
+    def _show_side(self, row: FileRow | None) -> None:
+        msgs_w = self.query_one("#q-messages", Static)
+        preview = self.query_one("#q-preview", FramePreview)
+        if row is None:
+            msgs_w.update("")
+            preview.show_message("")
+            return
+        msgs = row.data.get("messages") or []
+        head = (f"[b]{escape(row.path)}[/]\n{escape(row.verdict)} · {escape(row.reason_text) or '-'}"
+                f" · {human_size(row.size)} · frames decoded {row.data.get('frames_decoded', '?')}\n")
+        body = "\n".join(escape(str(m)) for m in msgs[:40]) or "(no FFmpeg messages)"
+        more = f"\n… {len(msgs) - 40} more (enter: details)" if len(msgs) > 40 else ""
+        msgs_w.update(head + "[b]FFmpeg messages[/]\n" + body + more)
+        cached = self._preview_cache.get(row.path)
+        if cached is not None:
+            preview.show_frames(cached.get("frames") or [])
+            return
+        preview.show_message("[dim]loading preview…[/]")
+        self._preview_for = row.path
+        self._load_preview(row.path)
+
+    @work(thread=True, exclusive=True, group="q-preview", exit_on_error=False)
+    def _load_preview(self, rel: str) -> None:
+        worker = get_current_worker()
+        time.sleep(0.15)  # debounce: holding j/k over 100 files starts one decode, not 100
+        if worker.is_cancelled:
+            return
+        host, root = self.app.host, self.app.root
+        result: dict[str, Any] | None = None
+        err = ""
+        try:
+            for ev in host.stream(["preview", root, rel, "--frames", str(PREVIEW_FRAMES),
+                                   "--width", str(PREVIEW_WIDTH), "--json"]):
+                if ev.get("type") == "preview":
+                    result = ev
+                if worker.is_cancelled:
+                    return
+        except NexaraError as exc:
+            err = exc.message
+        except Exception as exc:  # noqa: BLE001 - preview is best effort
+            err = f"{type(exc).__name__}: {exc}"
+        self.app.call_from_thread(self._preview_loaded, rel, result, err)
+
+    def _preview_loaded(self, rel: str, result: dict[str, Any] | None, err: str) -> None:
+        if result is not None:
+            if len(self._preview_cache) > 64:
+                self._preview_cache.clear()
+            self._preview_cache[rel] = result
+        if rel != self._preview_for:
+            return
+        preview = self.query_one("#q-preview", FramePreview)
+        if result is None:
+            preview.show_message(f"[red]preview unavailable:[/] {escape(err or 'no frames')}")
+        else:
+            preview.show_frames(result.get("frames") or [])
+
+    def action_preview(self) -> None:
+        row = self.file_list.selected_row
+        if row is not None:
+            self._preview_cache.pop(row.path, None)
+            self._show_side(row)
+
+    # ---- approvals ----------------------------------------------------------------------------
+    def _approvals_changed(self) -> None:
+        self.file_list.refresh_rows()
+        self._draw_counts()
+
+    def action_toggle(self) -> None:
+        row = self.file_list.selected_row
+        if row is None:
+            return
+        self.approvals.symmetric_difference_update({row.path})
+        self._approvals_changed()
+        self.file_list.action_cursor_down()
+
+    def action_approve_reason(self) -> None:
+        row = self.file_list.selected_row
+        if row is None or not row.reasons:
+            self.notify("the selected file has no reason code to approve by", severity="warning")
+            return
+        code = row.reasons[0]
+        paths = {r.path for r in self.rows if code in r.reasons}
+        self.approvals.update(paths)
+        self._approvals_changed()
+        self.notify(f"approved {len(paths)} file(s) with reason {code}")
+
+    def action_approve_corrupt(self) -> None:
+        paths = {r.path for r in self.rows if r.verdict == "corrupt"}
+        self.approvals.update(paths)
+        self._approvals_changed()
+        self.notify(f"approved {len(paths)} corrupt file(s)")
+
+    def action_clear_approvals(self) -> None:
+        self.approvals.clear()
+        self._approvals_changed()
+
+    def action_cycle_reason(self) -> None:
+        codes = sorted({c for r in self.rows for c in r.reasons})
+        if not codes:
+            self.reason_filter = None
+        elif self.reason_filter not in codes:
+            self.reason_filter = codes[0]
+        else:
+            i = codes.index(self.reason_filter) + 1
+            self.reason_filter = codes[i] if i < len(codes) else None
+        self._apply_filter()
+        self._draw_counts()
+
+    # ---- moving and undoing -------------------------------------------------------------------
+    def action_move(self) -> None:
+        if self.busy:
+            self.notify(f"already {self.busy}", severity="warning")
+            return
+        rows = self.approved_rows()
+        if not rows:
+            self.notify("nothing approved (space: approve · a: by reason · A: all corrupt)",
+                        severity="warning")
+            return
+        size = human_size(sum(r.size for r in rows))
+        question = (f"Move [b]{len(rows):,}[/] approved file(s), [b]{size}[/], into\n"
+                    f"{escape(str(self.app.root))}/corrupted_videos/ ?\n\n"
+                    "Every move is journaled; u (or `nexara restore`) undoes it.")
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._start_job("moving", [r.path for r in rows])
+
+        self.app.push_screen(ConfirmScreen(question), answered)
+
+    def action_undo(self) -> None:
+        if self.busy:
+            self.notify(f"already {self.busy}", severity="warning")
+            return
+        self._start_job("restoring", None)
+
+    def _start_job(self, what: str, paths: list[str] | None) -> None:
+        self.busy = what
+        self._set_status(f"{what}…")
+        self._run_job(what, paths, self.last_batch)
+
+    @work(thread=True, exclusive=True, group="q-job", exit_on_error=False)
+    def _run_job(self, what: str, paths: list[str] | None, batch: str | None) -> None:
+        host, root = self.app.host, self.app.root
+        result: dict[str, Any] = {}
+        skipped: list[str] = []
+        try:
+            if paths is not None:
+                tmp = f"/tmp/nexara-approved-{secrets.token_hex(6)}.txt"
+                host.write_file(tmp, ("\n".join(paths) + "\n").encode("utf-8", "surrogateescape"))
+                argv = ["quarantine", root, "--files-from", tmp, "--yes", "--json"]
+            else:
+                argv = ["restore", root, "--batch", batch or "last", "--json"]
+            last_draw = 0.0
+            for ev in self._job_events(host, argv):
+                t = ev.get("type")
+                if t == "progress":
+                    now = time.monotonic()
+                    if now - last_draw > 0.25:
+                        last_draw = now
+                        self.app.call_from_thread(
+                            self._set_status, f"{what}… {ev.get('done', 0):,}/{ev.get('total', 0):,}")
+                elif t == "skipped":
+                    skipped.append(str(ev.get("message", ev.get("rel", ""))))
+                elif t == "batch":
+                    result = ev
+                elif t == "error":
+                    raise NexaraError(str(ev.get("message", "failed")))
+                elif t == "job_end" and ev.get("rc") not in (0, None) and not result:
+                    raise NexaraError(f"{argv[0]} job ended with status {ev.get('rc')}")
+        except NexaraError as exc:
+            self.app.call_from_thread(self._job_done, what, None, [exc.message])
+            return
+        except Exception as exc:  # noqa: BLE001 - a dropped link or a failed job: say so
+            self.app.call_from_thread(self._job_done, what, None, [f"{type(exc).__name__}: {exc}"])
+            return
+        self.app.call_from_thread(self._job_done, what, result, skipped)
+
+    def _job_events(self, host: Any, argv: list[str]):
+        """Run as a detached job on the host when it can (survives a dropped link), else stream."""
+        try:
+            job_id = host.start_job(argv)
+        except (NotImplementedError, AttributeError):
+            yield from host.stream(argv)
+            return
+        for _off, ev in host.attach(job_id, 0, follow=True):
+            yield ev
+
+    def _job_done(self, what: str, result: dict[str, Any] | None, problems: list[str]) -> None:
+        self.busy = None
+        if result is None:
+            self._set_status(f"[red]{what} failed:[/] {escape(problems[0] if problems else '')}")
+            self.notify(problems[0] if problems else f"{what} failed", severity="error", timeout=10)
+            self.reload()
+            return
+        n = int(result.get("moved", 0))
+        if what == "moving":
+            if result.get("batch"):
+                self.last_batch = str(result["batch"])
+            text = f"moved {n:,} file(s) ({human_size(result.get('bytes', 0))}), batch {result.get('batch')}; u: undo"
+        else:
+            self.last_batch = None
+            text = f"restored {n:,} file(s)"
+        if problems:
+            text += f"; {len(problems)} skipped: {problems[0]}"
+        self.notify(text, timeout=6)
+        self._broadcast_next = True
+        self.reload()
+        self._set_status(escape(text))

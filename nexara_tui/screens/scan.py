@@ -1,0 +1,443 @@
+"""The scan screen: live split × class counts, progress, and every problem file.
+
+Split the dolphie way: a reader thread (`_follow`) only does I/O — it starts or
+attaches to the detached scan job on the host and queues raw events — and a
+0.25 s timer on the UI thread (`_drain`) folds whatever arrived into the
+`ScanFeed` and redraws once. A scan of 22,000 files is ~90 redraws a minute,
+not 22,000. If the link drops, the reader re-attaches from the last byte offset
+it saw (no event lost or shown twice) and the header shows "reconnecting".
+"""
+
+from __future__ import annotations
+
+import collections
+import time
+from collections.abc import Callable
+from typing import Any
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.screen import Screen
+from textual.timer import Timer
+from textual.widgets import Footer, Input, ProgressBar, Static
+from textual.worker import Worker, get_current_worker
+
+from core.errors import NexaraError
+from core.records import LEVELS
+from nexara_tui.messages import HostStateChanged, ScanFinished
+from nexara_tui.scan_feed import ScanFeed
+from nexara_tui.screens.file_detail import FileDetailScreen
+from nexara_tui.widgets.file_list import FileList
+from nexara_tui.widgets.header import NexaraHeader
+from nexara_tui.widgets.summary_table import SummaryTable
+
+BATCH_INTERVAL_S = 0.25
+MAX_EVENTS_PER_TICK = 20_000  # keeps one tick well under a frame's budget at 100k files
+BACKPRESSURE_EVENTS = 50_000  # the reader waits while this many events are queued
+FILTER_DEBOUNCE_S = 0.15
+SORTS = ("arrival", "verdict", "reason", "split", "path")
+
+
+def fmt_seconds(s: float | None) -> str:
+    if s is None:
+        return "?"
+    s = float(s)
+    if s < 60:
+        return f"{s:.0f}s"
+    m, sec = divmod(int(s), 60)
+    h, m = divmod(m, 60)
+    return f"{h}h{m:02d}m" if h else f"{m}m{sec:02d}s"
+
+
+class ScanScreen(Screen):
+    TITLE = "Scan"
+
+    BINDINGS = [
+        Binding("s", "start_scan", "Scan", id="scan.start",
+                tooltip="Start a scan of the dataset root as a detached job on the host"),
+        Binding("l", "cycle_level", "Level", id="scan.level",
+                tooltip="Cycle the scan level: quick → standard → full"),
+        Binding("r", "load_results", "Results", id="scan.results",
+                tooltip="Load the stored results of the last scan without scanning"),
+        Binding("x", "cancel_scan", "Cancel", id="scan.cancel",
+                tooltip="Cancel the running scan job (finished files stay stored)"),
+        Binding("slash", "focus_filter", "Filter", id="scan.filter",
+                tooltip="Filter problem files: words, verdict:corrupt, reason:moov, split:train, -word"),
+        Binding("t", "cycle_sort", "Sort", id="scan.sort",
+                tooltip="Sort problem files by arrival, verdict, reason, split or path"),
+        Binding("escape", "focus_list", "List", show=False, id="scan.list",
+                tooltip="Back to the file list"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.feed = ScanFeed()
+        # (generation, event): events from a reader that a reset superseded are dropped.
+        self._pending: collections.deque[tuple[int, dict[str, Any]]] = collections.deque()
+        self._gen = 0
+        self._mode: str | None = None  # "scan" | "results" while a reader runs
+        self.job_id: str | None = None
+        self.status_text = ""
+        self._sort_i = 0
+        self._loaded_for: tuple[int, str] | None = None  # (id(host), root) last opened
+        self._filter_timer: Timer | None = None
+
+    # ---- layout -------------------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        yield NexaraHeader()
+        yield Static(id="scan-status")
+        yield SummaryTable(id="summary")
+        with Horizontal(id="progress-row"):
+            yield ProgressBar(total=None, show_eta=False, id="progress")
+            yield Static(id="progress-label")
+        yield Static(id="scan-notes")
+        yield Input(placeholder="filter: words, verdict:corrupt, reason:truncated, split:train, -word  (/)",
+                    id="filter")
+        yield FileList(id="problems", marked=getattr(self.app, "state", None) and self.app.state.approvals,
+                       empty_text="No problem files (yet). s: scan · r: stored results")
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        self.set_interval(BATCH_INTERVAL_S, self._drain)
+        self.query_one(FileList).focus()
+        self._update_status()
+        self._maybe_autostart()
+
+    def on_host_state_changed(self, message: HostStateChanged) -> None:
+        if message.state == "connected":
+            self._maybe_autostart()
+
+    def _maybe_autostart(self) -> None:
+        """For each new (host, root): attach to its running scan or show its stored results.
+
+        The first time, with `nexara tui ROOT --scan`, start a scan instead.
+        """
+        app = self.app
+        host = getattr(app, "host", None)
+        if host is None or not app.state.root:
+            return
+        key = (id(host), app.state.root)
+        if key == self._loaded_for:
+            return
+        first = self._loaded_for is None
+        self._loaded_for = key
+        self._mode = None
+        if first and getattr(app, "scan_on_start", False):
+            self.action_start_scan()
+        else:
+            self._open(attach_running=True)
+
+    # ---- actions ------------------------------------------------------------------------------
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Cancel only exists while a scan runs (keeps the footer short)."""
+        if action == "cancel_scan":
+            return self._mode == "scan"
+        return True
+
+    def action_start_scan(self) -> None:
+        if not self._ready():
+            return
+        if self._mode == "scan":
+            self.notify("A scan is already running (x cancels it).", severity="warning")
+            return
+        argv = ["scan", self.app.state.root, "--level", self.app.state.level, "--json"]
+        self._reset(f"starting a {self.app.state.level} scan…")
+        self._mode = "scan"
+        self._set_running(True)
+        self._follow(argv, None, "scan", gen=self._gen)
+
+    def action_load_results(self) -> None:
+        if not self._ready():
+            return
+        if self._mode == "scan":
+            self.notify("A scan is running; its results are arriving live.", severity="warning")
+            return
+        self._open(attach_running=False)
+
+    def action_cycle_level(self) -> None:
+        state = self.app.state
+        state.level = LEVELS[(LEVELS.index(state.level) + 1) % len(LEVELS)]
+        if self._mode == "scan":
+            self.notify(f"Level {state.level} applies to the next scan.")
+        self._update_status()
+
+    def action_cancel_scan(self) -> None:
+        if self._mode != "scan" or not self.job_id:
+            self.notify("No scan is running.")
+            return
+        self._cancel(self.job_id)
+
+    @work(thread=True, group="cancel", exit_on_error=False)
+    def _cancel(self, job_id: str) -> None:
+        try:
+            self.app.host.cancel_job(job_id)
+        except Exception as exc:  # noqa: BLE001 - shown to the user, never fatal
+            self.app.call_from_thread(self.notify, f"cancel failed: {exc}", severity="error")
+
+    def action_focus_filter(self) -> None:
+        self.query_one("#filter", Input).focus()
+
+    def action_focus_list(self) -> None:
+        self.query_one(FileList).focus()
+
+    def action_cycle_sort(self) -> None:
+        self._sort_i = (self._sort_i + 1) % len(SORTS)
+        key = SORTS[self._sort_i]
+        self.query_one(FileList).set_sort(key, reverse=False)
+        self.notify(f"sorted by {key}", timeout=1.5)
+
+    @on(Input.Changed, "#filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        # Debounced: at 100,000 rows a filter pass takes ~0.1 s; do one per pause, not per key.
+        if self._filter_timer is not None:
+            self._filter_timer.stop()
+        self._filter_timer = self.set_timer(FILTER_DEBOUNCE_S, lambda: self._apply_filter(event.value))
+
+    def _apply_filter(self, text: str) -> None:
+        self._filter_timer = None
+        self.query_one(FileList).set_filter(text)
+        self._update_notes()
+
+    @on(Input.Submitted, "#filter")
+    def _filter_submitted(self, event: Input.Submitted) -> None:
+        if self._filter_timer is not None:
+            self._filter_timer.stop()
+            self._apply_filter(event.value)
+        self.action_focus_list()
+
+    @on(FileList.RowSelected, "#problems")
+    def _show_file(self, event: FileList.RowSelected) -> None:
+        self.app.push_screen(FileDetailScreen(event.row))
+
+    # ---- reading events (thread) --------------------------------------------------------------
+    def _ready(self) -> bool:
+        if getattr(self.app, "host", None) is None:
+            self.notify("Not connected to a host yet (h picks one).", severity="warning")
+            return False
+        if not self.app.state.root:
+            self.notify("No dataset root: start with `nexara tui ROOT`.", severity="warning")
+            return False
+        return True
+
+    def _open(self, attach_running: bool) -> None:
+        self._reset("loading stored results…")
+        self._mode = "results"
+        self._follow(None, None, "results", attach_running=attach_running, gen=self._gen)
+
+    @work(thread=True, exclusive=True, group="scan-reader", exit_on_error=False)
+    def _follow(self, argv: list[str] | None, job_id: str | None, mode: str,
+                attach_running: bool = False, gen: int = 0) -> None:
+        """Start or attach to the scan job (mode "scan"), or stream stored results ("results")."""
+        worker = get_current_worker()
+        host = self.app.host
+        root = self.app.state.root
+        q = self._pending
+
+        def put(ev: dict[str, Any]) -> None:
+            q.append((gen, ev))
+
+        try:
+            if mode == "results" and attach_running:
+                job_id = _running_scan_job(host, root)
+                if job_id:
+                    mode = "scan"
+                    put({"type": "_mode", "mode": "scan", "job_id": job_id})
+            if mode == "results":
+                for ev in host.stream(["results", root, "--json"]):
+                    put(ev)
+                    if worker.is_cancelled:
+                        return
+                    _wait_while_full(q, worker)
+                return
+            if job_id is None:
+                job_id = host.start_job(argv or [])
+                put({"type": "_mode", "mode": "scan", "job_id": job_id})
+            self._attach_loop(host, job_id, worker, put)
+        except NexaraError as exc:
+            put({"type": "error", "message": exc.message, "exit_code": exc.exit_code})
+        except Exception as exc:  # noqa: BLE001 - e.g. the host could not start the job
+            put({"type": "error", "message": f"{type(exc).__name__}: {exc}", "exit_code": 1})
+        finally:
+            put({"type": "_reader_done", "mode": mode})
+
+    def _attach_loop(self, host: Any, job_id: str, worker: Worker,
+                     put: Callable[[dict[str, Any]], None]) -> None:
+        """Follow the job's log; on a dropped link, re-attach from the last offset with backoff."""
+        offset = 0
+        failures = 0
+        q = self._pending
+        while not worker.is_cancelled:
+            try:
+                for off, ev in host.attach(job_id, offset, follow=True):
+                    offset = off
+                    if failures:
+                        failures = 0
+                        self._post_link("connected", "")
+                    put(ev)
+                    if worker.is_cancelled:
+                        return
+                    _wait_while_full(q, worker)
+                if failures:
+                    self._post_link("connected", "")
+                return
+            except NexaraError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - a dropped link: keep trying
+                failures += 1
+                if failures > 20:
+                    raise
+                self._post_link("reconnecting", f"{type(exc).__name__}: {exc}"[:80])
+                deadline = time.monotonic() + min(0.5 * 2 ** failures, 15.0)
+                while time.monotonic() < deadline and not worker.is_cancelled:
+                    time.sleep(0.1)
+
+    def _post_link(self, state: str, detail: str) -> None:
+        self.app.post_message(HostStateChanged(self.app.state.host_name, state, detail))
+
+    # ---- drawing (UI thread) ------------------------------------------------------------------
+    def _drain(self) -> None:
+        q = self._pending
+        if not q:
+            return
+        batch: list[dict[str, Any]] = []
+        control: list[dict[str, Any]] = []
+        while q and len(batch) < MAX_EVENTS_PER_TICK:
+            gen, ev = q.popleft()
+            if gen != self._gen:
+                continue  # from a reader that a newer scan or load replaced
+            (control if str(ev.get("type", "")).startswith("_") else batch).append(ev)
+            if control and control[-1]["type"] == "_reader_done":
+                break
+        if any(ev.get("type") == "start" for ev in batch):
+            # A scan restarts the numbers: drop what arrived before its `start`.
+            i = max(i for i, ev in enumerate(batch) if ev.get("type") == "start")
+            self.feed.reset()
+            self.query_one(FileList).set_rows([])
+            batch = batch[i:]
+        rows = self.feed.apply(batch)
+        if self.feed.to_check is not None and self._mode == "scan" and self.feed.finished is None:
+            self.status_text = (f"scanning: {self.feed.to_check:,} to check, "
+                                f"{self.feed.cached:,} unchanged since the last scan")
+        if rows:
+            self.query_one(FileList).append_rows(rows)
+        for c in control:
+            if c["type"] == "_mode":
+                self._mode = c["mode"]
+                self.job_id = c.get("job_id")
+                self._set_running(self._mode == "scan")
+        self._redraw()
+        finished = next((ev for ev in batch if ev.get("type") == "summary"), None)
+        if finished is not None:
+            self._finish(loaded=self._mode == "results")
+        for c in control:
+            if c["type"] == "_reader_done":
+                self._reader_done(c.get("mode"))
+
+    def _finish(self, loaded: bool) -> None:
+        summary = self.feed.summary.to_dict()
+        state = self.app.state
+        state.last_summary = summary
+        state.last_scan_level = self.feed.level
+        broadcast = getattr(self.app, "broadcast_scan_finished", None)
+        msg_args = dict(summary=summary, root=state.root, level=self.feed.level, loaded=loaded)
+        if broadcast is not None:
+            broadcast(**msg_args)
+        else:
+            self.post_message(ScanFinished(**msg_args))
+
+    def _reader_done(self, mode: str | None) -> None:
+        self._mode = None
+        self._set_running(False)
+        f = self.feed
+        if f.error:
+            if mode == "results" and not f.started:
+                self.status_text = f"no stored results for this root ({f.error}) — press s to scan"
+            else:
+                self.status_text = f"[b red]error:[/] {f.error}"
+                self.notify(f.error, severity="error", timeout=8)
+        elif f.finished is not None:
+            fin = f.finished
+            if mode == "results":
+                self.status_text = f"stored results ({f.level or '?'} level)"
+            else:
+                self.status_text = (f"scan finished: {fin.get('checked', 0):,} checked, "
+                                    f"{fin.get('cached', 0):,} unchanged, {fin.get('skipped', 0):,} "
+                                    f"skipped in {fmt_seconds(fin.get('seconds'))}")
+        elif f.job_status == "cancelled":
+            self.status_text = (f"scan cancelled after {f.done:,} files (checked files are stored; "
+                                "s resumes)")
+        else:
+            self.status_text = f"scan {f.job_status or 'stopped'} before its summary"
+        self._redraw()
+
+    def _reset(self, status: str) -> None:
+        self.feed.reset()
+        self._gen += 1
+        self._pending.clear()
+        self.status_text = status
+        self.query_one(FileList).set_rows([])
+        self._redraw()
+
+    def _set_running(self, running: bool) -> None:
+        self.refresh_bindings()
+        state = self.app.state
+        if state.scan_running != running:
+            state.scan_running = running
+            notify = getattr(self.app, "notify_state_changed", None)
+            if notify:
+                notify()
+
+    def _update_status(self) -> None:
+        level = self.app.state.level
+        job = f" · job {self.job_id}" if self.job_id and self._mode == "scan" else ""
+        self.query_one("#scan-status", Static).update(
+            f"level [b]{level}[/b] (l){job} · {self.status_text}")
+
+    def _update_notes(self) -> None:
+        f = self.feed
+        fl = self.query_one(FileList)
+        parts = [f"{fl.row_count:,} of {fl.model.total:,} problem files shown"]
+        if f.skipped:
+            parts.append(f"{len(f.skipped):,} skipped (not videos)")
+        parts.extend(f.notes[:2])
+        top = f.summary.reasons.most_common(4)
+        if top:
+            parts.append("top reasons: " + ", ".join(f"{code} {n:,}" for code, n in top))
+        self.query_one("#scan-notes", Static).update(" · ".join(parts))
+
+    def _redraw(self) -> None:
+        f = self.feed
+        self.query_one(SummaryTable).show_summary(f.summary)
+        bar = self.query_one(ProgressBar)
+        total = max(f.total, f.done)
+        if total:
+            bar.update(total=total, progress=f.done)
+        else:
+            bar.update(total=None if self._mode else 1, progress=0 if self._mode else 1)
+        label = f"{f.done:,}/{total:,} files"
+        if self._mode == "scan" and f.rate:
+            label += f" · {f.rate:.1f} files/s · ETA {fmt_seconds(f.eta_s)}"
+        self.query_one("#progress-label", Static).update(label)
+        self._update_status()
+        self._update_notes()
+
+
+def _wait_while_full(q: collections.deque, worker: Worker) -> None:
+    """Back-pressure (toolong): let the UI catch up instead of queueing without bound."""
+    while len(q) > BACKPRESSURE_EVENTS and not worker.is_cancelled:
+        time.sleep(0.05)
+
+
+def _running_scan_job(host: Any, root: str) -> str | None:
+    """The id of a scan of `root` still running on the host (after a restart of the TUI)."""
+    try:
+        jobs = host.jobs()
+    except Exception:  # noqa: BLE001 - hosts without job listing: just show results
+        return None
+    for j in jobs:
+        argv = list(getattr(j, "argv", []) or [])
+        if getattr(j, "status", "") == "running" and "scan" in argv[:2] and root in argv:
+            return j.id
+    return None

@@ -1,0 +1,27 @@
+"""App-wide state that outlives any one screen.
+
+Kept out of the widgets so a screen can be rebuilt (or swapped by a later
+helper) without losing what the user did: quarantine approvals survive leaving
+the quarantine screen, the last scan summary is there for the decision screen
+before it has ever been shown, and every header reads the same host line.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+LINK_STATES = ("connected", "connecting", "reconnecting", "down", "disconnected", "error")
+
+
+@dataclass
+class AppState:
+    host_name: str = "local"
+    link_state: str = "connected"  # one of LINK_STATES
+    link_detail: str = ""  # e.g. the last connection error, one line
+    root: str | None = None  # the dataset root, a path ON THE HOST
+    level: str = "standard"
+    approvals: set[str] = field(default_factory=set)  # relative paths approved for quarantine
+    last_summary: dict[str, Any] | None = None  # core.summary.Summary.to_dict() of the last scan
+    last_scan_level: str | None = None
+    scan_running: bool = False

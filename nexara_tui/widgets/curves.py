@@ -1,0 +1,74 @@
+"""Training curves in the terminal: loss and accuracy (train vs. val) and per-class recall.
+
+Three plotext plots side by side. They are redrawn from the records at most as
+often as updates arrive (the follower batches those to ~4/s), and plotting a
+few hundred points is a millisecond affair, so no diffing is needed here.
+Colours are named ANSI colours, readable at 256 colours over SSH.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from textual.app import ComposeResult
+from textual.containers import Horizontal
+from textual_plotext import PlotextPlot
+
+from core.monitor.records import EpochRecord
+
+_CLASS_COLOURS = ("red", "cyan", "yellow", "magenta", "green", "blue")
+
+
+def _series(records: Sequence[EpochRecord], get) -> tuple[list[int], list[float]]:
+    xs, ys = [], []
+    for r in records:
+        v = get(r)
+        if v is not None and math.isfinite(v):
+            xs.append(r.epoch)
+            ys.append(v)
+    return xs, ys
+
+
+class Curves(Horizontal):
+    DEFAULT_CSS = """
+    Curves { height: 14; }
+    Curves PlotextPlot { width: 1fr; height: 100%; }
+    """
+
+    def compose(self) -> ComposeResult:
+        yield PlotextPlot(id="plot-loss")
+        yield PlotextPlot(id="plot-acc")
+        yield PlotextPlot(id="plot-recall")
+
+    def on_mount(self) -> None:
+        self.draw([], [])
+
+    def draw(self, records: Sequence[EpochRecord], classes: Sequence[str],
+             best: int | None = None) -> None:
+        specs = [
+            ("#plot-loss", "loss", [("train", "blue", lambda r: r.loss),
+                                    ("val", "orange", lambda r: r.val_loss)]),
+            ("#plot-acc", "accuracy", [("train", "blue", lambda r: r.accuracy),
+                                       ("val", "orange", lambda r: r.val_accuracy)]),
+            ("#plot-recall", "val recall per class",
+             [(c, _CLASS_COLOURS[i % len(_CLASS_COLOURS)], lambda r, c=c: r.recall.get(c))
+              for i, c in enumerate(classes)]),
+        ]
+        for sel, title, lines in specs:
+            widget = self.query_one(sel, PlotextPlot)
+            plt = widget.plt
+            plt.clear_data()
+            plt.clear_figure()
+            plt.title(title)
+            drawn = False
+            for label, colour, get in lines:
+                xs, ys = _series(records, get)
+                if xs:
+                    plt.plot(xs, ys, label=label, color=colour, marker="braille")
+                    drawn = True
+            if drawn and best is not None:
+                plt.vline(best, "green")
+            if not drawn:
+                plt.title(f"{title} (no data yet)")
+            widget.refresh()

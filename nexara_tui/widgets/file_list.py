@@ -1,0 +1,313 @@
+"""A virtual list of files that stays responsive at 100,000 rows.
+
+Textual's DataTable builds every row; this widget renders only the lines on
+screen through the Line API (toolong's approach): `virtual_size` tells the
+scrollbars how tall the list is, `render_line(y)` draws one visible line from
+the `FileModel`, and rendered strips are kept in an LRU cache keyed by the
+model's generation, so scrolling redraws nothing it has already drawn.
+Filtering and sorting belong to the model; the widget only keeps the cursor.
+
+API (also used by the quarantine screen):
+  set_rows(rows) / append_rows(rows) / set_filter(text) / set_sort(key, reverse)
+  cursor_row (visible index), selected_row (FileRow | None), marked (set of paths
+  drawn with a ✓ marker, e.g. the app's quarantine approvals), refresh_rows()
+  messages: FileList.RowHighlighted(row, index), FileList.RowSelected(row, index)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+
+from rich.cells import cell_len, set_cell_size
+from rich.segment import Segment
+from rich.style import Style
+from textual.binding import Binding
+from textual.cache import LRUCache
+from textual.geometry import Size
+from textual.message import Message
+from textual.reactive import reactive
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from nexara_tui.file_model import FileModel, FileRow
+
+# Named ANSI colours: readable at 256 colours and in 16-colour terminals.
+VERDICT_STYLES = {
+    "ok": Style(color="green"),
+    "warning": Style(color="yellow"),
+    "damaged": Style(color="magenta", bold=True),
+    "corrupt": Style(color="red", bold=True),
+}
+
+
+@dataclass(frozen=True)
+class Column:
+    title: str
+    width: int  # 0: take the remaining width
+    text: Callable[[FileRow], str]
+    style: Callable[[FileRow], Style | None] | None = None
+    elide_left: bool = False  # long paths keep their end (the file name)
+
+
+DEFAULT_COLUMNS: tuple[Column, ...] = (
+    Column("verdict", 8, lambda r: r.verdict, lambda r: VERDICT_STYLES.get(r.verdict)),
+    Column("reason", 24, lambda r: r.reason_text),
+    Column("split/class", 20, lambda r: f"{r.split}/{r.cls}" if r.split or r.cls else ""),
+    Column("path", 0, lambda r: r.path, elide_left=True),
+)
+
+
+def _fit(text: str, width: int, elide_left: bool = False) -> str:
+    """Exactly `width` terminal cells; names with newlines or wide characters cannot break a line."""
+    text = text.replace("\n", "⏎").replace("\r", "⏎").replace("\t", " ")
+    if text.isascii():
+        if len(text) <= width:
+            return text.ljust(width)
+        if width <= 1:
+            return text[:width]
+        return ("…" + text[-(width - 1):]) if elide_left else (text[: width - 1] + "…")
+    if cell_len(text) <= width:
+        return set_cell_size(text, width)
+    if width <= 1:
+        return set_cell_size(text, width)
+    if not elide_left:
+        return set_cell_size(text, width - 1) + "…"
+    tail: list[str] = []
+    used = 0
+    for ch in reversed(text):
+        w = cell_len(ch)
+        if used + w > width - 1:
+            break
+        tail.append(ch)
+        used += w
+    return set_cell_size("…" + "".join(reversed(tail)), width)
+
+
+class FileList(ScrollView, can_focus=True):
+    """Keyboard-driven virtual list over a `FileModel`; line 0 is a sticky column header."""
+
+    BINDINGS = [
+        Binding("up,k", "cursor_up", "Up", show=False, id="list.up", tooltip="Previous file"),
+        Binding("down,j", "cursor_down", "Down", show=False, id="list.down", tooltip="Next file"),
+        Binding("pageup,ctrl+b", "page_up", "Page up", show=False, id="list.page_up",
+                tooltip="One screen up"),
+        Binding("pagedown,ctrl+f", "page_down", "Page down", show=False, id="list.page_down",
+                tooltip="One screen down"),
+        Binding("home,g", "first", "First", show=False, id="list.first", tooltip="First file"),
+        Binding("end,G", "last", "Last", show=False, id="list.last", tooltip="Last file"),
+        Binding("enter", "select", "Details", id="list.select",
+                tooltip="Show this file's verdict, reasons and FFmpeg messages"),
+    ]
+
+    COMPONENT_CLASSES = {"file-list--cursor", "file-list--header", "file-list--marker"}
+
+    DEFAULT_CSS = """
+    FileList {
+        height: 1fr;
+        background: $surface;
+        overflow-x: hidden;
+        overflow-y: auto;
+    }
+    FileList > .file-list--cursor { background: $accent 40%; text-style: bold; }
+    FileList:focus > .file-list--cursor { background: $accent; color: $text; }
+    FileList > .file-list--header { text-style: bold underline; color: $text-muted; }
+    FileList > .file-list--marker { color: $success; text-style: bold; }
+    """
+
+    cursor_row: reactive[int] = reactive(0, always_update=False, init=False)
+
+    class RowHighlighted(Message):
+        def __init__(self, file_list: FileList, row: FileRow, index: int) -> None:
+            super().__init__()
+            self.file_list = file_list
+            self.row = row
+            self.index = index
+
+        @property
+        def control(self) -> FileList:
+            return self.file_list
+
+    class RowSelected(Message):
+        def __init__(self, file_list: FileList, row: FileRow, index: int) -> None:
+            super().__init__()
+            self.file_list = file_list
+            self.row = row
+            self.index = index
+
+        @property
+        def control(self) -> FileList:
+            return self.file_list
+
+    def __init__(self, model: FileModel | None = None, *, columns: Sequence[Column] = DEFAULT_COLUMNS,
+                 marked: set[str] | None = None, empty_text: str = "No files.",
+                 name: str | None = None, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(name=name, id=id, classes=classes)
+        self.model = model or FileModel()
+        self.columns = tuple(columns)
+        # Shared, not copied: the caller (e.g. app.state.approvals) mutates it, then refresh_rows().
+        self.marked: set[str] = marked if marked is not None else set()
+        self.empty_text = empty_text
+        self._cache: LRUCache[tuple, Strip] = LRUCache(1024)
+        self._marks_gen = 0
+
+    # ---- data ---------------------------------------------------------------------------------
+    def set_rows(self, rows: Iterable[FileRow]) -> None:
+        self.model.set_rows(rows)
+        self._changed(keep_cursor=False)
+
+    def append_rows(self, rows: Sequence[FileRow]) -> None:
+        if rows:
+            self.model.append(rows)
+            self._changed(keep_cursor=True)
+
+    def set_filter(self, text: str) -> None:
+        self.model.set_filter(text)
+        self._changed(keep_cursor=False)
+
+    def set_sort(self, key: str, reverse: bool = False) -> None:
+        path = self.selected_row.path if self.selected_row else None
+        self.model.set_sort(key, reverse)
+        self._changed(keep_cursor=False)
+        if path is not None:
+            idx = self.model.index_of(path)
+            if idx is not None:
+                self.move_cursor(idx)
+
+    def refresh_rows(self) -> None:
+        """Redraw after `marked` (or row data) changed in place."""
+        self._marks_gen += 1
+        self._cache.clear()
+        self.refresh()
+
+    @property
+    def row_count(self) -> int:
+        return len(self.model)
+
+    @property
+    def selected_row(self) -> FileRow | None:
+        if 0 <= self.cursor_row < len(self.model):
+            return self.model.row_at(self.cursor_row)
+        return None
+
+    def visible_lines(self) -> list[FileRow]:
+        """The rows currently on screen (for tests and for screen readers of state)."""
+        top = int(self.scroll_offset.y)
+        return self.model.visible_rows(top, top + max(0, self._body_height()))
+
+    def _changed(self, keep_cursor: bool) -> None:
+        self._cache.clear()
+        n = len(self.model)
+        self.virtual_size = Size(self._content_width(), n + 1)
+        if not keep_cursor:
+            self.set_reactive(FileList.cursor_row, 0)
+            self.scroll_to(y=0, animate=False, immediate=True)
+            if n:
+                self.post_message(self.RowHighlighted(self, self.model.row_at(0), 0))
+        elif self.cursor_row >= n:
+            self.set_reactive(FileList.cursor_row, max(0, n - 1))
+        self.refresh()
+
+    def _content_width(self) -> int:
+        return max(self.scrollable_content_region.width, 1)
+
+    def _body_height(self) -> int:
+        return self.scrollable_content_region.height - 1  # minus the header line
+
+    def on_resize(self) -> None:
+        self._cache.clear()
+        self.virtual_size = Size(self._content_width(), len(self.model) + 1)
+
+    # ---- cursor -------------------------------------------------------------------------------
+    def move_cursor(self, index: int) -> None:
+        n = len(self.model)
+        if n == 0:
+            return
+        self.cursor_row = max(0, min(index, n - 1))
+
+    def watch_cursor_row(self, old: int, new: int) -> None:
+        self._scroll_cursor_into_view()
+        self.refresh()
+        if 0 <= new < len(self.model):
+            self.post_message(self.RowHighlighted(self, self.model.row_at(new), new))
+
+    def _scroll_cursor_into_view(self) -> None:
+        top = int(self.scroll_offset.y)
+        body = max(1, self._body_height())
+        if self.cursor_row < top:
+            self.scroll_to(y=self.cursor_row, animate=False, immediate=True)
+        elif self.cursor_row >= top + body:
+            self.scroll_to(y=self.cursor_row - body + 1, animate=False, immediate=True)
+
+    def action_cursor_up(self) -> None:
+        self.move_cursor(self.cursor_row - 1)
+
+    def action_cursor_down(self) -> None:
+        self.move_cursor(self.cursor_row + 1)
+
+    def action_page_up(self) -> None:
+        self.move_cursor(self.cursor_row - max(1, self._body_height() - 1))
+
+    def action_page_down(self) -> None:
+        self.move_cursor(self.cursor_row + max(1, self._body_height() - 1))
+
+    def action_first(self) -> None:
+        self.move_cursor(0)
+
+    def action_last(self) -> None:
+        self.move_cursor(len(self.model) - 1)
+
+    def action_select(self) -> None:
+        row = self.selected_row
+        if row is not None:
+            self.post_message(self.RowSelected(self, row, self.cursor_row))
+
+    # ---- rendering ----------------------------------------------------------------------------
+    def render_line(self, y: int) -> Strip:
+        width = self.scrollable_content_region.width
+        if y == 0:
+            return self._header_strip(width)
+        index = int(self.scroll_offset.y) + y - 1
+        n = len(self.model)
+        if index >= n:
+            if n == 0 and y == 1:
+                return Strip([Segment(_fit(self.empty_text, width), self.rich_style + Style(italic=True))])
+            return Strip.blank(width, self.rich_style)
+        row = self.model.row_at(index)
+        is_cursor = index == self.cursor_row
+        is_marked = row.path in self.marked
+        key = (self.model.generation, self._marks_gen, index, width, is_cursor, is_marked,
+               self.has_focus)
+        strip = self._cache.get(key)
+        if strip is None:
+            strip = self._row_strip(row, width, is_cursor, is_marked)
+            self._cache[key] = strip
+        return strip
+
+    def _header_strip(self, width: int) -> Strip:
+        style = self.rich_style + self.get_component_rich_style("file-list--header")
+        return Strip([Segment(self._layout_text([c.title for c in self.columns], width), style)])
+
+    def _widths(self, width: int) -> list[int]:
+        # 2: marker column; +1 per column for its trailing space
+        fixed = sum(c.width + 1 for c in self.columns if c.width) + 2
+        fixed += sum(1 for c in self.columns if not c.width)
+        rest = max(8, width - fixed)
+        return [c.width or rest for c in self.columns]
+
+    def _layout_text(self, cells: list[str], width: int) -> str:
+        parts = ["  "]
+        for cell, w in zip(cells, self._widths(width), strict=False):
+            parts.append(_fit(cell, w) + " ")
+        return _fit("".join(parts), width)
+
+    def _row_strip(self, row: FileRow, width: int, is_cursor: bool, is_marked: bool) -> Strip:
+        base = self.rich_style
+        if is_cursor:
+            base = base + self.get_component_rich_style("file-list--cursor")
+        segs = [Segment("✓ " if is_marked else "  ",
+                        base + self.get_component_rich_style("file-list--marker") if is_marked else base)]
+        for col, w in zip(self.columns, self._widths(width), strict=False):
+            st = col.style(row) if col.style else None
+            segs.append(Segment(_fit(col.text(row), w, col.elide_left) + " ", base + st if st else base))
+        return Strip(segs).adjust_cell_length(width, base)

@@ -1,0 +1,72 @@
+"""The one-line header every screen shows: which screen, which host, which dataset.
+
+Over SSH the question "where is this running, and is the link up?" must be
+answerable at a glance on every screen, so the header reads the app's shared
+`AppState` and re-renders whenever the app publishes `state_signal` (host
+switched, link dropped or back, root changed). Colours are named ANSI colours
+so it stays readable at 256 colours (SSH does not forward COLORTERM).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.text import Text
+from textual.widgets import Static
+
+_LINK_STYLE = {
+    "connected": ("●", "green"),
+    "connecting": ("◌", "yellow"),
+    "reconnecting": ("◌", "yellow"),
+    "disconnected": ("○", "red"),
+    "down": ("○", "red"),
+    "error": ("✗", "red"),
+}
+
+
+def header_text(title: str, host: str, link: str, root: str | None, detail: str = "",
+                extra: str = "") -> Text:
+    """The header line; a plain function so it is testable without an app."""
+    mark, colour = _LINK_STYLE.get(link, ("?", "yellow"))
+    t = Text(no_wrap=True, overflow="ellipsis")
+    t.append(" Nexara ", style="bold reverse")
+    t.append(f" {title} ", style="bold")
+    t.append("│ host ", style="dim")
+    t.append(host, style="bold")
+    t.append(f" {mark} {link}", style=colour)
+    if detail and link != "connected":
+        t.append(f" ({detail})", style=colour)
+    t.append(" │ root ", style="dim")
+    t.append(root or "(none — pass ROOT or press o)", style="bold" if root else "italic")
+    if extra:
+        t.append(f" │ {extra}", style="dim")
+    return t
+
+
+class NexaraHeader(Static):
+    """Shows the current screen's title, the host and its link state, and the dataset root."""
+
+    DEFAULT_CSS = """
+    NexaraHeader {
+        dock: top;
+        height: 1;
+        width: 100%;
+        background: $panel;
+    }
+    """
+
+    def on_mount(self) -> None:
+        signal = getattr(self.app, "state_signal", None)
+        if signal is not None:
+            signal.subscribe(self, self._on_state)
+        self._on_state(None)
+
+    def _on_state(self, _data: Any) -> None:
+        state = getattr(self.app, "state", None)
+        title = self.screen.title or type(self.screen).__name__.removesuffix("Screen")
+        if state is None:
+            self.update(header_text(title, "local", "connected", None))
+            return
+        extra = "scan running" if state.scan_running else ""
+        self.update(header_text(title, state.host_name, state.link_state, state.root,
+                                state.link_detail, extra))

@@ -1,0 +1,88 @@
+"""Pilot test: approve by reason, move through a real detached job, see counts drop, undo.
+
+Real pieces throughout: a LocalHost running `nexara results`, `nexara preview` and a
+detached `nexara quarantine … --files-from` job; real files moved on disk.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from core.hosts import LocalHost
+from nexara_tui.app import NexaraApp
+from nexara_tui.screens.prompts import ConfirmScreen
+from nexara_tui.screens.quarantine import QuarantineScreen
+from nexara_tui.widgets.frame_preview import FramePreview
+from tests.helpers_crash import make_dataset
+from tests.tui.conftest import wait_for
+
+TRUNCATED = {"train/violent/clip_000.mp4", "train/nonviolent/clip_003.mp4"}
+
+
+async def test_approve_by_reason_move_undo(tmp_path: Path):
+    root = tmp_path / "ds"
+    make_dataset(root, n=6, real_videos=1)  # clip_000 and clip_003 carry "truncated"
+    app = NexaraApp(root=str(root), host=LocalHost())
+    async with app.run_test(size=(150, 45)) as pilot:
+        await pilot.press("3")
+        await wait_for(pilot, lambda: isinstance(app.screen, QuarantineScreen), what="quarantine screen")
+        screen: QuarantineScreen = app.screen  # type: ignore[assignment]
+        await wait_for(pilot, lambda: screen.loads >= 1 and len(screen.rows) == 6, what="results")
+        assert screen.counts()["corrupt"] == 6
+        # Grouped by reason: "truncated" sorts last; G jumps there.
+        await pilot.press("G")
+        assert screen.file_list.selected_row.reasons == ("truncated",)
+        await pilot.press("a")
+        assert set(app.state.approvals) == TRUNCATED
+        assert screen.counts()["approved"] == 2
+        # Approvals survive leaving the screen.
+        await pilot.press("1")
+        await pilot.press("3")
+        assert set(app.state.approvals) == TRUNCATED
+        await pilot.press("m")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="confirm dialog")
+        assert "2" in app.screen.question and "corrupted_videos" in app.screen.question
+        loads = screen.loads
+        await pilot.press("y")
+        await wait_for(pilot, lambda: screen.loads > loads and screen.busy is None, timeout=60,
+                       what="move job and reload")
+        assert screen.last_batch, screen.status_text
+        assert len(screen.rows) == 4 and screen.counts()["corrupt"] == 4
+        assert not app.state.approvals
+        for rel in TRUNCATED:
+            assert not (root / rel).exists() and (root / "corrupted_videos" / rel).exists()
+        # Undo the batch.
+        loads = screen.loads
+        await pilot.press("u")
+        await wait_for(pilot, lambda: screen.loads > loads and screen.busy is None, timeout=60,
+                       what="undo job and reload")
+        assert len(screen.rows) == 6 and screen.counts()["corrupt"] == 6, screen.status_text
+        for rel in TRUNCATED:
+            assert (root / rel).exists() and not (root / "corrupted_videos" / rel).exists()
+        # The side panel previews the selected clip: the real video shows frames.
+        idx = screen.file_list.model.index_of("train/violent/clip_000.mp4")
+        screen.file_list.move_cursor(idx)
+        preview = screen.query_one(FramePreview)
+        await wait_for(pilot, lambda: any(not f.get("missing") for f in preview.frames), timeout=60,
+                       what="frame preview")
+
+
+def test_half_block_rendering_and_marked_gaps():
+    import base64
+
+    from rich.console import Console
+
+    from nexara_tui.widgets.frame_preview import UPPER_HALF, FramesRenderable
+
+    w, h = 10, 2  # top row red, bottom row blue
+    rgb = bytes([255, 0, 0] * w + [0, 0, 255] * w)
+    frames = [{"t": 0.0, "w": w, "h": h, "rgb": base64.b64encode(rgb).decode()},
+              {"t": 1.5, "missing": True}]
+    console = Console(width=30, color_system="truecolor", record=True)
+    segs = list(console.render(FramesRenderable(frames)))
+    pixels = [s for s in segs if s.text.startswith(UPPER_HALF)]
+    assert pixels and pixels[0].style.color.triplet == (255, 0, 0)
+    assert pixels[0].style.bgcolor.triplet == (0, 0, 255)
+    console.print(FramesRenderable(frames))
+    text = console.export_text()
+    assert "t=1.5s ✗" in text and "no frame" in text  # the gap is drawn and labelled
