@@ -82,16 +82,38 @@ def remote_argv(argv: Sequence[str], client_options: Iterable[str]) -> list[str]
     return out
 
 
-def _echo_json(events: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+def _echo_json(events: Iterable[dict[str, Any]], emitted: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    """Print each event as it passes; remember the last one to know if an error was shown."""
     for ev in events:
         emit(ev)
+        emitted[:] = [ev]
         yield ev
+
+
+def check_outputs(args: argparse.Namespace) -> None:
+    """Refuse an unwritable local output before the work starts, not after a two-hour scan."""
+    import os
+    from pathlib import Path
+
+    for opt in getattr(args, "client_options", ()):
+        value = getattr(args, opt.lstrip("-").replace("-", "_"), None)
+        if not value:
+            continue
+        path = Path(value).expanduser()
+        if path.is_dir():
+            raise NexaraError(f"{path}: {opt} names a directory, not a file")
+        parent = path.parent
+        while not parent.exists() and parent != parent.parent:
+            parent = parent.parent  # the first folder that exists is created from
+        if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+            raise NexaraError(f"{path}: cannot write {opt} here ({parent} is not a writable folder)")
 
 
 def dispatch(args: argparse.Namespace, argv: Sequence[str]) -> int:
     cmd = args.cmd
     if not hasattr(cmd, "events"):
         return cmd.run(args)
+    check_outputs(args)
     host_name = getattr(args, "host", None)
     if host_name and host_name != "local":
         from core.hosts import open_host
@@ -103,10 +125,16 @@ def dispatch(args: argparse.Namespace, argv: Sequence[str]) -> int:
     else:
         stream = cmd.events(args)
     if getattr(args, "json", False):
-        # Machines get every event, including the error, and the exit code.
+        # Machines get every event, including the error, and the exit code. An
+        # error raised by `render` itself (a local --report that cannot be written)
+        # never went through the stream, so it is emitted here: never a silent exit.
+        emitted: list[dict[str, Any]] = []
         try:
-            return cmd.render(raise_on_error(_echo_json(_guard(stream))), args)
+            return cmd.render(raise_on_error(_echo_json(_guard(stream), emitted)), args)
         except NexaraError as exc:
+            if not (emitted and emitted[-1].get("type") == "error"):
+                emit(event("error", message=exc.message, exit_code=exc.exit_code))
+                print(f"nexara: {exc.message}", file=sys.stderr)
             return exc.exit_code
     return cmd.render(raise_on_error(stream), args)
 
@@ -128,6 +156,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return dispatch(args, sub_argv)
     except NexaraError as exc:
+        if getattr(args, "json", False):
+            emit(event("error", message=exc.message, exit_code=exc.exit_code))
         print(f"nexara: {exc.message}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
@@ -135,6 +165,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except OSError as exc:
+        # The last line of defence: one line naming the file, never a traceback.
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"nexara: {where}{exc.strerror or exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":
