@@ -41,13 +41,13 @@ class NexaraApp(App):
     COMMANDS = App.COMMANDS | {NexaraCommands}
 
     BINDINGS: ClassVar[list[Binding]] = [
-        Binding("1", "switch_screen_mode('scan')", "Scan", id="app.scan",
+        Binding("1", "switch_screen_mode('scan')", "Scan", show=False, id="app.scan",
                 tooltip="Scan screen: integrity verdicts, live counts, problem files"),
-        Binding("2", "switch_screen_mode('decision')", "Decide", id="app.decision",
+        Binding("2", "switch_screen_mode('decision')", "Decide", show=False, id="app.decision",
                 tooltip="Decision screen: what losing the corrupt files does to each class"),
-        Binding("3", "switch_screen_mode('quarantine')", "Quarantine", id="app.quarantine",
+        Binding("3", "switch_screen_mode('quarantine')", "Quarantine", show=False, id="app.quarantine",
                 tooltip="Quarantine screen: review and move unusable files (journaled, reversible)"),
-        Binding("4", "switch_screen_mode('monitor')", "Monitor", id="app.monitor",
+        Binding("4", "switch_screen_mode('monitor')", "Monitor", show=False, id="app.monitor",
                 tooltip="Monitor screen: follow a training job's epochs and logs"),
         Binding("h", "pick_host", "Host", id="app.host",
                 tooltip="Pick the host: this machine or an alias from ~/.ssh/config"),
@@ -197,6 +197,10 @@ class NexaraApp(App):
             with contextlib.suppress(Exception):  # closing a dead link may fail; it is gone anyway
                 old.close()
         self.post_message(HostStateChanged(self.state.host_name, "connected"))
+
+    def mode_of(self, screen: Screen) -> str | None:
+        """The mode a screen was made for (its header highlights that tab), or None for a modal."""
+        return next((m for m, s in self._mode_screens.items() if s is screen), None)
 
     # ---- actions ------------------------------------------------------------------------------
     async def action_switch_screen_mode(self, mode: str) -> None:

@@ -70,9 +70,12 @@ def render(events: Iterable[dict[str, Any]], args: argparse.Namespace) -> int:
 
     out = Console()
     filtered = bool(args.verdict or args.reason)
-    table = Table(show_edge=False, pad_edge=False)
-    for col in ("path", "split/class", "verdict", "reasons"):
-        table.add_column(col, overflow="fold")
+    table = Table(show_edge=False, pad_edge=False, expand=True)
+    # The path gets the room; the short columns never wrap.
+    table.add_column("path", overflow="fold", ratio=3)
+    table.add_column("split/class", no_wrap=True)
+    table.add_column("verdict", no_wrap=True)
+    table.add_column("reasons", overflow="fold", ratio=2)
     rows = 0
     for ev in events:
         t = ev.get("type")

@@ -68,19 +68,19 @@ class QuarantineScreen(Screen):
     BINDINGS = [
         Binding("space", "toggle", "Approve", id="quarantine.toggle",
                 tooltip="Approve or un-approve the selected file for quarantine"),
-        Binding("a", "approve_reason", "Approve reason", id="quarantine.approve_reason",
+        Binding("a", "approve_reason", "By reason", id="quarantine.approve_reason",
                 tooltip="Approve every file with the selected file's reason"),
-        Binding("A", "approve_corrupt", "Approve corrupt", id="quarantine.approve_corrupt",
+        Binding("A", "approve_corrupt", "All corrupt", id="quarantine.approve_corrupt",
                 tooltip="Approve every corrupt (unusable) file"),
         Binding("c", "clear_approvals", "Clear", id="quarantine.clear",
                 tooltip="Clear all approvals"),
-        Binding("r", "cycle_reason", "Reason filter", id="quarantine.reason",
+        Binding("r", "cycle_reason", "Filter", id="quarantine.reason",
                 tooltip="Show one reason at a time (cycles through the reasons present)"),
         Binding("m", "move", "Move", id="quarantine.move",
                 tooltip="Move the approved files into ROOT/corrupted_videos/ (asks first; undoable)"),
         Binding("u", "undo", "Undo", id="quarantine.undo",
                 tooltip="Undo the last batch: move its files back"),
-        Binding("p", "preview", "Preview", id="quarantine.preview",
+        Binding("p", "preview", "Preview", show=False, id="quarantine.preview",
                 tooltip="Reload the frame preview of the selected file"),
     ]
 

@@ -65,7 +65,8 @@ class ScanScreen(Screen):
                 tooltip="Cancel the running scan job (finished files stay stored)"),
         Binding("slash", "focus_filter", "Filter", id="scan.filter",
                 tooltip="Filter problem files: words, verdict:corrupt, reason:moov, split:train, -word"),
-        Binding("t", "cycle_sort", "Sort", id="scan.sort",
+        # Listed under `?`, not in the footer: the footer must fit 120 columns with q Quit.
+        Binding("t", "cycle_sort", "Sort", id="scan.sort", show=False,
                 tooltip="Sort problem files by arrival, verdict, reason, split or path"),
         Binding("escape", "focus_list", "List", show=False, id="scan.list",
                 tooltip="Back to the file list"),

@@ -24,13 +24,39 @@ _LINK_STYLE = {
 }
 
 
+# The four screens as tabs: (app mode, binding id, default key, label). The number
+# keys live here rather than in the footer, which must keep room for screen keys.
+TABS = (
+    ("scan", "app.scan", "1", "Scan"),
+    ("decision", "app.decision", "2", "Decide"),
+    ("quarantine", "app.quarantine", "3", "Quarantine"),
+    ("monitor", "app.monitor", "4", "Monitor"),
+)
+
+
 def header_text(title: str, host: str, link: str, root: str | None, detail: str = "",
-                extra: str = "") -> Text:
-    """The header line; a plain function so it is testable without an app."""
+                extra: str = "", mode: str | None = None,
+                keys: dict[str, str] | None = None) -> Text:
+    """The header line; a plain function so it is testable without an app.
+
+    With `mode` (the app's current screen mode) the screens are shown as tabs
+    with their keys, the current one highlighted; without it, just `title`.
+    """
     mark, colour = _LINK_STYLE.get(link, ("?", "yellow"))
     t = Text(no_wrap=True, overflow="ellipsis")
     t.append(" Nexara ", style="bold reverse")
-    t.append(f" {title} ", style="bold")
+    if mode is None:
+        t.append(f" {title} ", style="bold")
+    else:
+        t.append(" ")
+        for tab_mode, binding_id, default_key, label in TABS:
+            key = (keys or {}).get(binding_id, default_key)
+            if tab_mode == mode:
+                t.append(f" {key} {label} ", style="bold reverse")
+            else:
+                t.append(f" {key}", style="bold")
+                t.append(f" {label} ", style="dim")
+        t.append(" ")
     t.append("│ host ", style="dim")
     t.append(host, style="bold")
     t.append(f" {mark} {link}", style=colour)
@@ -68,5 +94,18 @@ class NexaraHeader(Static):
             self.update(header_text(title, "local", "connected", None))
             return
         extra = "scan running" if state.scan_running else ""
+        mode_of = getattr(self.app, "mode_of", None)
+        mode = mode_of(self.screen) if mode_of else None
         self.update(header_text(title, state.host_name, state.link_state, state.root,
-                                state.link_detail, extra))
+                                state.link_detail, extra, mode=mode, keys=self._tab_keys()))
+
+    def _tab_keys(self) -> dict[str, str]:
+        """The keys the screen bindings have now (the config's [keys] may remap them)."""
+        keys: dict[str, str] = {}
+        try:
+            for key, active in self.app.active_bindings.items():
+                if active.binding.id:
+                    keys.setdefault(active.binding.id, self.app.get_key_display(active.binding) or key)
+        except Exception:  # noqa: BLE001 - a header must never take the screen down
+            return {}
+        return keys

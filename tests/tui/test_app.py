@@ -139,3 +139,27 @@ async def test_keys_remapped_from_config(tmp_path, monkeypatch):
         assert app.state.level == "full"
         await pilot.press("l")  # the old key no longer does it
         assert app.state.level == "full"
+
+
+async def test_tabs_in_header_and_quit_fits_the_footer_at_120_columns(tmp_path):
+    """Every screen shows the four tabs (current one reversed) and a footer that ends with q Quit."""
+    from textual.widgets._footer import FooterKey
+
+    app = NexaraApp(root=str(tmp_path), host=LocalHost())
+    async with app.run_test(size=(120, 40)) as pilot:
+        for key, mode, label in (("1", "scan", "1 Scan"), ("2", "decision", "2 Decide"),
+                                 ("3", "quarantine", "3 Quarantine"), ("4", "monitor", "4 Monitor")):
+            await pilot.press(key)
+            await wait_for(pilot, lambda m=mode: app.current_mode == m, what=f"mode {mode}")
+            await pilot.pause()
+            rendered = app.screen.query_one(NexaraHeader).render()
+            text = str(rendered)
+            start = text.index(f" {label} ")
+            styles = [s.style for s in rendered.spans if s.start <= start < s.end]
+            assert any(getattr(s, "reverse", False) for s in styles), (mode, styles)
+            for other in ("1 Scan", "2 Decide", "3 Quarantine", "4 Monitor"):
+                assert other in text
+            quit_keys = [k for k in app.screen.query(FooterKey) if k.key == "q"]
+            assert quit_keys, mode
+            region = quit_keys[0].region
+            assert region.width > 0 and region.right <= 120, (mode, region)
