@@ -37,11 +37,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _config(args: argparse.Namespace) -> Any:
-    from core.training.config import apply_overrides, load_config
+    from core.training.config import apply_overrides, apply_preset, load_config
 
     path = Path(args.config).expanduser() if args.config else Path(args.model).expanduser().parent / "config.toml"
     cfg = load_config(path if path.exists() or args.config else None)
-    return apply_overrides(cfg, list(args.set or []))
+    return apply_overrides(apply_preset(cfg, args.preset), list(args.set or []))
 
 
 def events(args: argparse.Namespace) -> Iterator[dict[str, Any]]:

@@ -17,8 +17,14 @@ from core.cli import add_common
 
 
 def add_config_options(p: argparse.ArgumentParser) -> None:
-    """--config / --set / --cache: shared by extract, train and evaluate."""
+    """--config / --preset / --set / --cache: shared by extract, train and evaluate."""
+    from core.training.config import PRESETS
+
     p.add_argument("--config", metavar="C", help="training config TOML (default: the seed's optimal config)")
+    p.add_argument("--preset", choices=sorted(PRESETS), metavar="NAME",
+                   help="apply a named bundle of overrides after --config, before --set "
+                        f"({', '.join(sorted(PRESETS))}: tiny backbone, no weights download, "
+                        "small head: seconds of training on a laptop CPU)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override one config key (TOML value syntax), repeatable")
     p.add_argument("--cache", metavar="DIR",
@@ -26,9 +32,11 @@ def add_config_options(p: argparse.ArgumentParser) -> None:
 
 
 def load_args_config(args: argparse.Namespace) -> Any:
-    from core.training.config import apply_overrides, load_config
+    """The config file (or the defaults), then --preset, then each --set, validated."""
+    from core.training.config import apply_overrides, apply_preset, load_config
 
     cfg = load_config(Path(args.config).expanduser() if args.config else None)
+    cfg = apply_preset(cfg, getattr(args, "preset", None))
     return apply_overrides(cfg, list(args.set or []))
 
 

@@ -60,6 +60,8 @@ def events(args: argparse.Namespace) -> Iterator[dict[str, Any]]:
     argv = ["train", str(Path(args.root).expanduser().resolve())]
     if args.config:
         argv += ["--config", str(Path(args.config).expanduser().resolve())]
+    if args.preset:
+        argv += ["--preset", args.preset]
     for item in args.set or []:
         argv += ["--set", item]
     if cache:
@@ -70,6 +72,14 @@ def events(args: argparse.Namespace) -> Iterator[dict[str, Any]]:
     if args.wait:
         for _, ev in attach(job_id):
             yield ev
+
+
+def _num(v: Any, spec: str) -> str:
+    """One metric of an epoch record for the console: a diverged loss arrives as "nan" and shows as such."""
+    from core.training.metrics import metric
+
+    f = metric(v)
+    return "—" if f is None else format(f, spec)
 
 
 def render(events: Iterable[dict[str, Any]], args: argparse.Namespace) -> int:
@@ -93,12 +103,13 @@ def render(events: Iterable[dict[str, Any]], args: argparse.Namespace) -> int:
                                for s, cc in ev.get("counts", {}).items())
             console.print(f"training {ev['epochs']} epochs on {counts}")
         elif t == "epoch":
-            rec = " ".join(f"{k}={v:.3f}" for k, v in (ev.get("recall") or {}).items())
+            rec = " ".join(f"{k}={_num(v, '.3f')}" for k, v in (ev.get("recall") or {}).items())
             console.print(
-                f"epoch {ev['epoch']:>3}/{ev['epochs']}  loss {ev['loss']:.4f}  acc {ev['accuracy']:.3f}  "
-                f"val_acc {ev['val_accuracy']:.3f}  recall {rec}  gap {ev['gap']:.3f}  "
-                f"best {ev['best_epoch']} ({ev['best_val_accuracy']:.3f})  "
-                f"{ev['since_improvement']}/{ev['patience']}  {ev['seconds']:.1f}s", highlight=False)
+                f"epoch {ev['epoch']:>3}/{ev['epochs']}  loss {_num(ev.get('loss'), '.4f')}  "
+                f"acc {_num(ev.get('accuracy'), '.3f')}  val_acc {_num(ev.get('val_accuracy'), '.3f')}  "
+                f"recall {rec}  gap {_num(ev.get('gap'), '.3f')}  "
+                f"best {ev['best_epoch']} ({_num(ev.get('best_val_accuracy'), '.3f')})  "
+                f"{ev['since_improvement']}/{ev['patience']}  {_num(ev.get('seconds'), '.1f')}s", highlight=False)
         elif t == "train_end":
             how = "stopped early" if ev.get("stopped_early") else "done"
             console.print(f"[bold]{how}[/]: best epoch {ev['best_epoch']} → {ev['model_path']}")

@@ -85,11 +85,34 @@ def epoch_record(
     )
 
 
-def _f(v: Any) -> float | None:
+def _f(v: Any) -> float | str | None:
+    """A metric for the record: rounded, with NaN/inf written as the strings "nan"/"inf"/"-inf".
+
+    The event wire format is strict JSON (no NaN literal), and null means "no such
+    metric": writing a diverged loss as null would hide it from the monitor's NaN
+    alarm. The monitor reads these strings back as floats (`core.monitor.records._num`),
+    the same convention its own `--json` output uses.
+    """
     if v is None:
         return None
     v = float(v)
-    return None if math.isnan(v) or math.isinf(v) else round(v, 6)
+    return round(v, 6) if math.isfinite(v) else str(v)
+
+
+def metric(v: Any) -> float | None:
+    """A record's metric as a float for arithmetic (None if absent; NaN/inf from their strings)."""
+    if v is None or isinstance(v, bool):
+        return None
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return None
+
+
+def finite_metric(v: Any) -> float | None:
+    """`metric`, with NaN/inf as None: for choosing a best epoch, where they never win."""
+    f = metric(v)
+    return f if f is not None and math.isfinite(f) else None
 
 
 def read_epochs(path: Path) -> list[dict[str, Any]]:
@@ -132,7 +155,8 @@ def epoch_recorder(
             tmp.write_text("".join(json.dumps(r) + "\n" for r in kept), encoding="utf-8")
             tmp.replace(log_path)
             for r in kept:
-                self.best.update(r["epoch"], r["val_accuracy"] if r["val_accuracy"] is not None else -1.0)
+                acc = finite_metric(r.get("val_accuracy"))
+                self.best.update(r["epoch"], acc if acc is not None else -1.0)
 
         def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
             self.t0 = time.perf_counter()
@@ -141,7 +165,8 @@ def epoch_recorder(
             logs = dict(logs or {})
             probs = np.asarray(self.model.predict(val_x, batch_size=batch_size, verbose=0)).reshape(-1)
             recalls = recall_per_class(val_y, (probs >= 0.5).astype(int), classes)
-            self.best.update(epoch + 1, float(logs.get("val_accuracy", -1.0)))
+            acc = finite_metric(logs.get("val_accuracy"))
+            self.best.update(epoch + 1, acc if acc is not None else -1.0)
             lr = self.model.optimizer.learning_rate
             rec = epoch_record(
                 epoch=epoch + 1, epochs=epochs, logs=logs, recalls=recalls,

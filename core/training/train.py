@@ -128,15 +128,15 @@ def fit(train_fs: Any, val_fs: Any, classes: list[str], cfg: TrainConfig, run_di
     import keras
     import tensorflow as tf
 
-    from core.training.metrics import epoch_recorder, read_epochs
+    from core.training.metrics import epoch_recorder, finite_metric, read_epochs
     from core.training.model import build_head, compile_head, sample_weights, strategy
 
     keras.utils.set_random_seed(cfg.seed)
     with strategy().scope():
         model = compile_head(build_head(train_fs.x.shape[1], train_fs.x.shape[2], cfg), cfg)
     model_path = run_dir / "model.keras"
-    prior = [r for r in read_epochs(run_dir / "epochs.jsonl") if r.get("val_accuracy") is not None]
-    best_prior = max((r["val_accuracy"] for r in prior), default=None)
+    prior = [finite_metric(r.get("val_accuracy")) for r in read_epochs(run_dir / "epochs.jsonl")]
+    best_prior = max((a for a in prior if a is not None), default=None)
     early = keras.callbacks.EarlyStopping(
         monitor="val_accuracy", mode="max", patience=cfg.early_stopping_patience, restore_best_weights=True
     )
@@ -169,7 +169,11 @@ def fit(train_fs: Any, val_fs: Any, classes: list[str], cfg: TrainConfig, run_di
     if not model_path.exists():  # no epoch had a val_accuracy (cannot happen with val data)
         model.save(model_path)
     records = read_epochs(run_dir / "epochs.jsonl")
-    best = max(records, key=lambda r: (r["val_accuracy"] or -1, -r["epoch"]), default=None)
+    def rank(r: dict[str, Any]) -> tuple[float, int]:  # best val_accuracy, earliest epoch on ties
+        acc = finite_metric(r.get("val_accuracy"))
+        return (acc if acc is not None else -1.0, -r["epoch"])
+
+    best = max(records, key=rank, default=None)
     return {
         "best_epoch": best["epoch"] if best else 0,
         "stopped_early": bool(early.stopped_epoch) or (bool(records) and records[-1]["epoch"] < cfg.epochs),
