@@ -10,7 +10,10 @@ that local, `--json` and `--host` runs share one code path:
   output with rich unless `args.json` (the dispatcher then prints the events
   itself), and any local files (`--report`, `--csv`, `--write-config`);
 - or, for commands that only make sense on the user's side (tui, remote, job
-  control), a plain `run(args) -> int`.
+  control), a plain `run(args) -> int`;
+- optionally `remote_events(host, argv, args) -> Iterable[dict]`, used instead
+  of `host.stream(argv)` with `--host` when the command needs more than one
+  remote step (quarantine: plan there, confirm here, move there).
 
 With `--host H` the dispatcher runs the same command on H as `nexara … --json`
 and feeds the events it sends back to the local `render`. Options that name a
@@ -119,8 +122,12 @@ def dispatch(args: argparse.Namespace, argv: Sequence[str]) -> int:
         from core.hosts import open_host
 
         host = open_host(host_name, remote_nexara=getattr(args, "remote_nexara", None))
-        stream: Iterable[dict[str, Any]] = host.stream(
-            remote_argv(argv, getattr(args, "client_options", ()))
+        forwarded = remote_argv(argv, getattr(args, "client_options", ()))
+        # A command that must talk to the user between remote steps (quarantine's
+        # "move these? [y/N]") drives the host itself through `remote_events`.
+        remote_events = getattr(cmd, "remote_events", None)
+        stream: Iterable[dict[str, Any]] = (
+            remote_events(host, forwarded, args) if remote_events else host.stream(forwarded)
         )
     else:
         stream = cmd.events(args)

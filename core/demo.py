@@ -25,11 +25,12 @@ from collections.abc import Generator, Iterator
 from dataclasses import asdict, dataclass, field
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from core.errors import NexaraError
+
+if TYPE_CHECKING:  # numpy is imported where frames are made: `nexara <anything> --help`
+    import numpy as np  # and every remote command start would otherwise pay ~50 ms for it
 
 GROUND_TRUTH_NAME = "ground_truth.json"
 LABELS = ("violent", "nonviolent")
@@ -93,6 +94,8 @@ def _render(
     high-frequency energy in every single frame). nonviolent: a smooth colour
     gradient and one soft blob drifting slowly (almost no high frequencies).
     """
+    import numpy as np
+
     rng = np.random.default_rng(seed)
     yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
     xn, yn = xx / max(width - 1, 1), yy / max(height - 1, 1)
@@ -209,6 +212,7 @@ def write_clip(
 
 def _write_audio(out: Any, a_s: Any, seconds: float, seed: int) -> None:
     import av
+    import numpy as np
 
     sr = a_s.codec_context.sample_rate or a_s.rate
     frame_size = a_s.codec_context.frame_size or 1024

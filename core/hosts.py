@@ -9,7 +9,9 @@ byte offset, and reads files. `LocalHost` runs subprocesses; `SSHHost`
 
 from __future__ import annotations
 
+import contextlib
 import os
+import secrets
 import subprocess
 import sys
 import tempfile
@@ -85,6 +87,10 @@ class Host(ABC):
     @abstractmethod
     def stat_file(self, path: str) -> tuple[int, float] | None:
         """(size, mtime) of a file on the host, or None if it does not exist."""
+
+    @abstractmethod
+    def remove_file(self, path: str) -> None:
+        """Delete a file on the host; a file that is already gone is not an error."""
 
     def close(self) -> None:  # noqa: B027 - optional hook
         pass
@@ -199,6 +205,14 @@ class LocalHost(Host):
             tmp.unlink(missing_ok=True)
             raise NexaraError(f"{path}: cannot write ({exc.strerror or exc})") from exc
 
+    def remove_file(self, path: str) -> None:
+        try:
+            os.unlink(os.path.expanduser(path))
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            raise NexaraError(f"{path}: cannot remove ({exc.strerror or exc})") from exc
+
     def stat_file(self, path: str) -> tuple[int, float] | None:
         try:
             st = os.stat(os.path.expanduser(path))
@@ -207,6 +221,26 @@ class LocalHost(Host):
         except OSError as exc:
             raise NexaraError(f"{path}: cannot stat ({exc.strerror or exc})") from exc
         return st.st_size, st.st_mtime
+
+
+@contextlib.contextmanager
+def temp_list_on(host: Host, lines: Sequence[str], prefix: str = "nexara-list") -> Iterator[str]:
+    """A temporary file on `host` holding `lines` (one per line), removed afterwards.
+
+    For handing a long list of paths to a command on the host (`quarantine
+    --files-from`) without putting it on a command line. The file lives in the
+    host's /tmp under an unguessable name and is deleted when the block ends,
+    whether the command succeeded or not; only a link that stays down past the
+    end leaves it behind (in /tmp, which the host cleans).
+    """
+    path = f"/tmp/{prefix}-{secrets.token_hex(8)}.txt"
+    data = "".join(f"{line}\n" for line in lines).encode("utf-8", "surrogateescape")
+    host.write_file(path, data)
+    try:
+        yield path
+    finally:
+        with contextlib.suppress(Exception):
+            host.remove_file(path)
 
 
 def command_failed(host: str, argv: Sequence[str], rc: int, stderr: bytes | str) -> str:

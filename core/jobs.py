@@ -39,6 +39,8 @@ from core.paths import jobs_dir
 ENDED = ("finished", "failed", "cancelled", "lost")
 CANCEL_GRACE_S = 5.0
 _READ_CHUNK = 1 << 16
+ATTACH_MAX_NAP_S = 0.04  # longest wait between reads of a quiet log (= worst added latency)
+ATTACH_ENDED_CHECK_S = 0.25  # how often a quiet follower asks whether the job has ended
 
 
 # ---------------------------------------------------------------- paths & meta
@@ -239,7 +241,7 @@ def _ended(d: Path) -> bool:
 
 
 def attach_raw(job_id: str, offset: int = 0, follow: bool = True,
-               poll: float = 0.2) -> Iterator[tuple[int, bytes]]:
+               poll: float = ATTACH_MAX_NAP_S) -> Iterator[tuple[int, bytes]]:
     """Yield (offset_after_line, line_without_newline) for each complete line from `offset`.
 
     Every complete line is yielded, parseable or not, so a remote client can
@@ -247,18 +249,25 @@ def attach_raw(job_id: str, offset: int = 0, follow: bool = True,
     newline arrives. With follow, returns once the job has ended and the log is
     drained; a job whose wrapper died without a `job_end` gets one with status
     `lost` appended, so every reader sees the same end.
+
+    Following sleeps at most `poll` between reads of a quiet log: every event,
+    and above all the final `job_end` that a waiting client (a remote scan)
+    blocks on, reaches the reader within that. An empty read is one syscall, so
+    the short nap costs nothing measurable; whether the job has ended (meta.json
+    and /proc) is checked less often, every ATTACH_ENDED_CHECK_S.
     """
     d = job_dir(job_id)
     log = d / "events.jsonl"
     pos = offset
     buf = b""
-    nap = 0.01  # short naps while events flow, backing off to `poll` when idle
+    nap = 0.005  # short naps while events flow, backing off to `poll` when idle
+    next_check = 0.0
     with open(log, "rb") as fh:
         fh.seek(offset)
         while True:
             chunk = fh.read(_READ_CHUNK)
             if chunk:
-                nap = 0.01
+                nap = 0.005
                 buf += chunk
                 *lines, buf = buf.split(b"\n")
                 for line in lines:
@@ -269,23 +278,26 @@ def attach_raw(job_id: str, offset: int = 0, follow: bool = True,
                 continue
             if not follow:
                 return
-            if _ended(d):
-                # Drain what was written before the end became visible.
-                rest = fh.read()
-                if rest:
-                    fh.seek(-len(rest), os.SEEK_CUR)
-                    continue
-                meta = read_meta(d)
-                if meta.get("status") not in ENDED:
-                    _finish(d, None, "lost")
-                    continue
-                return
+            now = time.monotonic()
+            if now >= next_check:
+                next_check = now + ATTACH_ENDED_CHECK_S
+                if _ended(d):
+                    # Drain what was written before the end became visible.
+                    rest = fh.read()
+                    if rest:
+                        fh.seek(-len(rest), os.SEEK_CUR)
+                        continue
+                    meta = read_meta(d)
+                    if meta.get("status") not in ENDED:
+                        _finish(d, None, "lost")
+                        continue
+                    return
             time.sleep(nap)
             nap = min(poll, nap * 2)
 
 
 def attach(job_id: str, offset: int = 0, follow: bool = True,
-           poll: float = 0.2) -> Iterator[tuple[int, dict[str, Any]]]:
+           poll: float = ATTACH_MAX_NAP_S) -> Iterator[tuple[int, dict[str, Any]]]:
     """Yield (offset_after_event, event) for each complete event line from byte `offset`.
 
     Resuming with the last offset seen yields each later event exactly once.
@@ -311,7 +323,10 @@ def job_info(d: Path) -> JobInfo:
     return JobInfo(
         id=meta["id"], argv=list(meta.get("argv", [])), status=status,
         started=float(meta.get("started", 0)), ended=meta.get("ended"), rc=meta.get("rc"),
-        pid=meta.get("pid"), log_size=size, extra={"cwd": meta.get("cwd")},
+        pid=meta.get("pid"), log_size=size,
+        # `dir` lets a client tail the log and read stderr.log directly (SFTP over
+        # SSH) instead of starting a `nexara job attach` process per poll.
+        extra={"cwd": meta.get("cwd"), "dir": str(d)},
     )
 
 

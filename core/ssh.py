@@ -729,6 +729,10 @@ class SSHHost(Host):
         except FileNotFoundError:
             return None
 
+    def remove_file(self, path: str) -> None:
+        with contextlib.suppress(FileNotFoundError):  # already gone: the goal is reached
+            self._with_sftp("remove", path, lambda sftp: sftp.remove(_sftp_path(path)))
+
     def upload(self, local: Path, remote: str) -> None:
         """Copy a local file to the host (e.g. the wheel for `remote install`)."""
         try:

@@ -223,3 +223,66 @@ def test_remote_check_and_install_into_a_fresh_venv(sshd, cli_env, tmp_path):
 
 def _path(ev: dict) -> str:
     return ev["result"]["path"] if "result" in ev else ev["path"]
+
+
+def _run_in_pty(argv: list[str], env: dict[str, str], answer: str, timeout: float = 120) -> tuple[int, str]:
+    """Run argv with a terminal on stdin/stdout; type `answer` at the [y/N] prompt."""
+    import pty
+    import select
+    import time
+
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, env=env, close_fds=True)
+    os.close(slave)
+    out, answered = b"", False
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([master], [], [], 0.2)
+            if ready:
+                try:
+                    chunk = os.read(master, 4096)
+                except OSError:  # EIO: the child closed the terminal
+                    break
+                if not chunk:
+                    break
+                out += chunk
+                if not answered and b"[y/N]" in out:
+                    os.write(master, answer.encode() + b"\n")
+                    answered = True
+            elif proc.poll() is not None:
+                break
+        rc = proc.wait(10)
+    except subprocess.TimeoutExpired:
+        raise AssertionError(f"no exit; terminal showed:\n{out.decode('utf-8', 'replace')}") from None
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        os.close(master)
+    return rc, out.decode("utf-8", "replace")
+
+
+def test_quarantine_over_host_asks_here_and_moves_there(host, cli_env, demo_dataset, tmp_path):
+    """Without --yes at a terminal: the plan comes from the host, the question is asked
+    locally, and only a yes moves the planned files there; the uploaded list is deleted."""
+    root = tmp_path / "ds"
+    shutil.copytree(demo_dataset.root, root)
+    list(host.stream(["scan", str(root), "--workers", "1"]))
+    corrupt = sorted(rel for rel, truth in demo_dataset.ground_truth.files.items()
+                     if truth.expected_verdicts == ["corrupt"])
+    assert corrupt
+    before = set(Path("/tmp").glob("nexara-approved-*"))
+    argv = [NEXARA, "quarantine", str(root), "--host", ALIAS]
+
+    rc, out = _run_in_pty(argv, cli_env, "n")
+    assert rc == 0, out
+    assert "would move" in out and "nothing moved" in out, out
+    assert all((root / rel).exists() for rel in corrupt)
+
+    rc, out = _run_in_pty(argv, cli_env, "y")
+    assert rc == 0, out
+    assert "move batch" in out and "undo with: nexara restore" in out, out
+    assert out.count("would move") == 1, out  # the plan is shown once, before the question
+    for rel in corrupt:
+        assert not (root / rel).exists() and (root / "corrupted_videos" / rel).exists(), rel
+    assert set(Path("/tmp").glob("nexara-approved-*")) <= before, "the uploaded list was left behind"

@@ -100,7 +100,7 @@ def _start(host: Host, args: argparse.Namespace) -> int:
 
 def _info_dict(j: JobInfo) -> dict[str, Any]:
     return {"id": j.id, "argv": j.argv, "status": j.status, "started": j.started,
-            "ended": j.ended, "rc": j.rc, "pid": j.pid, "log_size": j.log_size}
+            "ended": j.ended, "rc": j.rc, "pid": j.pid, "log_size": j.log_size, "extra": j.extra}
 
 
 def _list(host: Host, args: argparse.Namespace) -> int:

@@ -1,8 +1,9 @@
 """`nexara quarantine ROOT`: move flagged clips into ROOT/corrupted_videos/, journaled.
 
 Nothing moves without consent: with `--yes` it moves; without it, a person at a
-terminal sees the plan (count, total size, by reason) and answers y/N; with no
-terminal (scripts, `--json`, `--host`) it lists the plan and refuses (exit 2).
+terminal sees the plan (count, total size, by reason) and answers y/N (with
+`--host`, too: planned there, asked here, see `remote_events`); with no
+terminal (scripts, `--json`) it lists the plan and refuses (exit 2).
 Every run first recovers any move a crash interrupted. `--list` shows the journal.
 
 Events: `recovered` (per interrupted move), `plan`, `planned` (per file, dry
@@ -13,9 +14,10 @@ run), `moved` / `skipped` (per file), `progress`, `batch` (summary); with
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -135,6 +137,76 @@ def events(args: argparse.Namespace) -> Iterator[dict[str, Any]]:
         yield from outcome_events(q.execute_iter(root, plan, store=store), len(plan.items), t0)
 
 
+def _listable(rel: str) -> bool:
+    """Can `rel` go through a --files-from list (one stripped line each, # starts a comment)?"""
+    return "\n" not in rel and "\r" not in rel and rel == rel.strip() and not rel.startswith("#")
+
+
+def _drop_option(argv: Sequence[str], name: str) -> list[str]:
+    """argv without `name VALUE` / `name=VALUE`."""
+    out: list[str] = []
+    skip = False
+    for a in argv:
+        if skip:
+            skip = False
+        elif a == name:
+            skip = True
+        elif not a.startswith(name + "="):
+            out.append(a)
+    return out
+
+
+def remote_events(host: Any, argv: Sequence[str], args: argparse.Namespace) -> Iterator[dict[str, Any]]:
+    """`quarantine --host H` without --yes, at a terminal: plan there, ask here, move there.
+
+    The host has no terminal to ask on, so the plan is made on the host with
+    --dry-run, shown and confirmed locally, and then exactly the planned files
+    are moved: their list goes to the host as a temp file (`--files-from`,
+    deleted afterwards) with --yes. Files that changed in between are still
+    refused by the host, as in a local run. Names a list line cannot carry (a
+    newline, edge spaces) make the second step re-select with the same filters
+    instead. Without a terminal (or with --yes, --dry-run, --list) this is
+    plain `host.stream(argv)`: the host refuses to move without --yes.
+    """
+    from core.hosts import temp_list_on
+
+    confirm: Callable[[dict[str, Any]], bool] | None = getattr(args, "confirm", None)
+    if args.yes or args.dry_run or args.list or confirm is None:
+        yield from host.stream(argv)
+        return
+    plan: dict[str, Any] = {}
+    planned: list[str] = []
+    shown: set[tuple[Any, Any]] = set()
+    for ev in host.stream([*argv, "--dry-run"]):
+        t = ev.get("type")
+        if t == "planned":
+            planned.append(str(ev["rel"]))
+            continue  # a local run shows the summary by reason, not every file, before asking
+        if t == "plan":
+            plan = ev = {**ev, "dry_run": False}
+        elif t == "skipped":
+            shown.add((ev.get("rel"), ev.get("reason")))
+        yield ev
+    if not planned:
+        yield event("batch", batch=None, op="move", moved=0, skipped=0, bytes=0, seconds=0.0)
+        return
+    if not confirm({k: v for k, v in plan.items() if k not in ("v", "type", "t")}):
+        yield event("log", message="nothing moved")
+        return
+    with contextlib.ExitStack() as stack:
+        move_argv = [*argv, "--yes"]
+        if all(_listable(rel) for rel in planned):
+            lst = stack.enter_context(temp_list_on(host, planned, "nexara-approved"))
+            move_argv = [*_drop_option(argv, "--files-from"), "--files-from", lst, "--yes"]
+        for ev in host.stream(move_argv):
+            t = ev.get("type")
+            if t == "plan":
+                continue  # shown already, before the question
+            if t == "skipped" and (ev.get("rel"), ev.get("reason")) in shown:
+                continue
+            yield ev
+
+
 def list_events(root: Path) -> Iterator[dict[str, Any]]:
     from core import quarantine as q
 
@@ -161,12 +233,14 @@ def render(events: Iterable[dict[str, Any]], args: argparse.Namespace) -> int:
         return 0
     from rich.console import Console
     from rich.markup import escape
+    from rich.text import Text
 
     out = Console()
     if not args.yes and not args.dry_run and sys.stdin.isatty():
         def ask(_plan: dict[str, Any]) -> bool:
             try:
-                answer = out.input("Move these files into corrupted_videos/? [y/N] ")
+                # A plain Text: as a str, rich would take "[y/N]" for a style tag and drop it
+                answer = out.input(Text("Move these files into corrupted_videos/? [y/N] "))
             except EOFError:
                 return False
             return answer.strip().lower() in ("y", "yes")

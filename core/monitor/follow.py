@@ -1,9 +1,11 @@
 """Follow a training log — a growing file or a job's event log — on any Host, from an offset.
 
 Local and SSH are one code path: a file is tailed with `Host.stat_file` and
-`Host.read_file(path, offset, length)` (SFTP reads at an offset over SSH), a
-job with `Host.attach(job_id, offset, follow=False)` polled from the last offset
-seen. Polling (instead of a blocking attach) is what makes a follower
+`Host.read_file(path, offset, length)` (SFTP reads at an offset over SSH), and
+so is a job's events.jsonl, found through the job directory that `Host.jobs()`
+reports (hosts that do not report it are polled with
+`Host.attach(job_id, offset, follow=False)`, one remote process per poll).
+Polling (instead of a blocking attach) is what makes a follower
 stoppable at any moment from another thread: the TUI cancels it when the user
 leaves the screen, without waiting for the next epoch, which may be minutes
 away.
@@ -22,12 +24,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core.errors import NexaraError
+from core.events import parse_line
 from core.hosts import Host, JobInfo
 from core.monitor.parsers import Item, JsonlParser, make_parser, sniff
 from core.monitor.records import RunEvent
 
 CHUNK = 1 << 20  # bytes per read: one SFTP round trip carries a whole CSV or most of a log
 STDERR_TAIL_BYTES = 16 << 10
+JOB_STATUS_EVERY_S = 5.0  # a quiet job's liveness is asked of the host this often
 
 
 @dataclass
@@ -162,6 +166,69 @@ class Follower:
 
     # -- jobs --------------------------------------------------------------
     def _job_items(self, follow: bool, offset: int) -> Iterator[tuple[list[Item], int, bool]]:
+        log = job_log_path(self.source)
+        if log is None:  # a host whose `job list` does not say where jobs live (older nexara)
+            yield from self._job_items_by_attach(follow, offset)
+            return
+        # Tail the job's events.jsonl with plain reads (an SFTP read at an offset over
+        # SSH): a quiet poll costs one round trip, not a remote shell plus a Python
+        # start as `nexara job attach` would. Offsets are those of `attach`: the
+        # byte after the last complete line.
+        pos, buf = offset, b""
+        status_every = max(JOB_STATUS_EVERY_S, 5 * self.poll)
+        last_status = time.monotonic()
+        while not self.stop.is_set():
+            items, ended, pos, buf, more = self._read_job_log(log, pos, buf)
+            # Quiet. A job that ended normally has written job_end; only a job whose
+            # wrapper vanished (killed, machine rebooted) has not: the host's own
+            # view (`jobs()`) says "lost" then. Asked now and then, not every poll.
+            if ended is None and not more and (
+                    not follow or time.monotonic() - last_status >= status_every):
+                last_status = time.monotonic()
+                job = self._job_info()
+                if job is not None and job.status != "running":
+                    # It may have written job_end just after our read: drain first.
+                    more_items, ended, pos, buf, _ = self._read_job_log(log, pos, buf)
+                    items += more_items
+                    if ended is None:
+                        ended = RunEvent("job_end", {"rc": job.rc, "status": job.status})
+                        items.append(ended)
+            if ended is not None:
+                self._add_stderr(ended)
+                yield items, pos, True
+                return
+            yield items, pos, not more
+            if more:
+                continue
+            if not follow:
+                return
+            self.stop.wait(self.poll)
+
+    def _read_job_log(self, log: str, pos: int, buf: bytes
+                      ) -> tuple[list[Item], RunEvent | None, int, bytes, bool]:
+        """One read of the log from where we are: (items, job_end seen, pos, torn tail, more to read)."""
+        data = self.host.read_file(log, pos + len(buf), CHUNK)
+        items: list[Item] = []
+        ended = None
+        if data:
+            buf += data
+            *lines, buf = buf.split(b"\n")
+            for line in lines:
+                pos += len(line) + 1
+                ev = parse_line(line)
+                if ev is None:
+                    continue
+                got = JsonlParser.handle_event(ev)
+                for it in got:
+                    if isinstance(it, RunEvent) and it.kind == "job_end":
+                        ended = it
+                items.extend(got)
+                if ended is not None:
+                    break  # nothing after job_end belongs to the job
+        return items, ended, pos, buf, len(data) >= CHUNK
+
+    def _job_items_by_attach(self, follow: bool, offset: int) -> Iterator[tuple[list[Item], int, bool]]:
+        """Poll `Host.attach(follow=False)` from the last offset: for hosts that hide the job dir."""
         job_id = self.source.ref
         polls = 0
         while not self.stop.is_set():
@@ -214,6 +281,20 @@ class Follower:
         ended.data["stderr_tail"] = tail_lines(self.host, path)
 
 
+def job_dir_of(source: Source) -> str | None:
+    """The job's directory on its host, as `job list` reports it (None from an older nexara)."""
+    extra: dict[str, Any] = source.job.extra if source.job is not None else {}
+    for key in ("dir", "job_dir"):
+        if extra.get(key):
+            return str(extra[key]).rstrip("/")
+    return None
+
+
+def job_log_path(source: Source) -> str | None:
+    d = job_dir_of(source)
+    return f"{d}/events.jsonl" if d else None
+
+
 def stderr_path(host: Host, source: Source) -> str | None:
     """Where the job's stderr is on its host (`<state>/jobs/<id>/stderr.log`)."""
     job = source.job
@@ -221,9 +302,9 @@ def stderr_path(host: Host, source: Source) -> str | None:
     for key in ("stderr", "stderr_path"):
         if extra.get(key):
             return str(extra[key])
-    for key in ("dir", "job_dir"):
-        if extra.get(key):
-            return f"{str(extra[key]).rstrip('/')}/stderr.log"
+    d = job_dir_of(source)
+    if d:
+        return f"{d}/stderr.log"
     if getattr(host, "name", "local") == "local":
         from core.paths import jobs_dir
 

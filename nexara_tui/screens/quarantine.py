@@ -8,9 +8,10 @@ a "damaged" clip still looks right before deciding.
 
 Approvals live in `app.state.approvals` (a set of paths), so they survive
 leaving the screen. `m` moves the approved files: the list is written to a
-temporary file on the host (`host.write_file`) and `nexara quarantine ROOT
---files-from PATH --yes` runs there as a detached job (`host.start_job`), which
-this screen follows (`host.attach`) for progress; a dropped link loses nothing.
+temporary file on the host (`temp_list_on`: written over SFTP, deleted once the
+job has ended) and `nexara quarantine ROOT --files-from PATH --yes` runs there
+as a detached job (`host.start_job`), which this screen follows (`host.attach`)
+for progress; a dropped link loses nothing.
 `u` undoes the last batch (`nexara restore ROOT --batch ID`). All host I/O runs
 in thread workers; the UI thread only draws, once per batch of results.
 """
@@ -18,7 +19,6 @@ in thread workers; the UI thread only draws, once per batch of results.
 from __future__ import annotations
 
 import contextlib
-import secrets
 import time
 from typing import Any
 
@@ -32,6 +32,7 @@ from textual.widgets import Footer, Static
 from textual.worker import get_current_worker
 
 from core.errors import NexaraError
+from core.hosts import temp_list_on
 from nexara_tui.file_model import FileRow
 from nexara_tui.messages import ScanFinished
 from nexara_tui.screens.file_detail import FileDetailScreen
@@ -100,6 +101,7 @@ class QuarantineScreen(Screen):
         self.reason_filter: str | None = None
         self.last_batch: str | None = None
         self.busy: str | None = None  # "moving" | "restoring" while a job runs
+        self.last_upload: str | None = None  # the approved-list temp file of the last move (on the host)
         self.status_text = ""
         self.loads = 0  # completed result loads (tests wait on it)
         self._loaded_for: tuple[int, str] | None = None
@@ -419,29 +421,31 @@ class QuarantineScreen(Screen):
         result: dict[str, Any] = {}
         skipped: list[str] = []
         try:
-            if paths is not None:
-                tmp = f"/tmp/nexara-approved-{secrets.token_hex(6)}.txt"
-                host.write_file(tmp, ("\n".join(paths) + "\n").encode("utf-8", "surrogateescape"))
-                argv = ["quarantine", root, "--files-from", tmp, "--yes", "--json"]
-            else:
-                argv = ["restore", root, "--batch", batch or "last", "--json"]
-            last_draw = 0.0
-            for ev in self._job_events(host, argv):
-                t = ev.get("type")
-                if t == "progress":
-                    now = time.monotonic()
-                    if now - last_draw > 0.25:
-                        last_draw = now
-                        self.app.call_from_thread(
-                            self._set_status, f"{what}… {ev.get('done', 0):,}/{ev.get('total', 0):,}")
-                elif t == "skipped":
-                    skipped.append(str(ev.get("message", ev.get("rel", ""))))
-                elif t == "batch":
-                    result = ev
-                elif t == "error":
-                    raise NexaraError(str(ev.get("message", "failed")))
-                elif t == "job_end" and ev.get("rc") not in (0, None) and not result:
-                    raise NexaraError(f"{argv[0]} job ended with status {ev.get('rc')}")
+            with contextlib.ExitStack() as stack:
+                if paths is not None:
+                    # The list goes to the host as a temp file, deleted once the job has ended.
+                    tmp = stack.enter_context(temp_list_on(host, paths, "nexara-approved"))
+                    self.last_upload = tmp
+                    argv = ["quarantine", root, "--files-from", tmp, "--yes", "--json"]
+                else:
+                    argv = ["restore", root, "--batch", batch or "last", "--json"]
+                last_draw = 0.0
+                for ev in self._job_events(host, argv):
+                    t = ev.get("type")
+                    if t == "progress":
+                        now = time.monotonic()
+                        if now - last_draw > 0.25:
+                            last_draw = now
+                            self.app.call_from_thread(
+                                self._set_status, f"{what}… {ev.get('done', 0):,}/{ev.get('total', 0):,}")
+                    elif t == "skipped":
+                        skipped.append(str(ev.get("message", ev.get("rel", ""))))
+                    elif t == "batch":
+                        result = ev
+                    elif t == "error":
+                        raise NexaraError(str(ev.get("message", "failed")))
+                    elif t == "job_end" and ev.get("rc") not in (0, None) and not result:
+                        raise NexaraError(f"{argv[0]} job ended with status {ev.get('rc')}")
         except NexaraError as exc:
             self.app.call_from_thread(self._job_done, what, None, [exc.message])
             return

@@ -76,11 +76,16 @@ def notifications(app: App) -> list[str]:
     return [n.message for n in app._notifications]
 
 
-async def run_growing_log(host: Host, path: Path, write_path: Path) -> None:
+async def run_growing_log(host: Host, source: str, write_path: Path) -> MonitorScreen:
+    """Open `source` (a log file or a job id on `host`) while `write_path` grows; check the screen.
+
+    Five healthy epochs appear first (no alarm), then three where violent recall
+    collapses: the rows appear and the "always predicts" alarm is raised once.
+    """
     write_path.write_text("")
     healthy = [epoch_line(i, 0.70, 0.74) for i in range(1, 6)]
     collapsed = [epoch_line(i, 0.04, 0.98) for i in range(6, 9)]
-    app = MonitorApp(host, str(path))
+    app = MonitorApp(host, source)
     writer = Writer(write_path, healthy + collapsed, every=0.15, pause_after=len(healthy))
     async with app.run_test(size=(140, 45)) as pilot:
         screen = app.screen
@@ -106,11 +111,12 @@ async def run_growing_log(host: Host, path: Path, write_path: Path) -> None:
         assert sum("always predicts" in m for m in notifications(app)) == 1
         assert "epoch 8/150" in str(screen.status_text())
         assert "always predicts nonviolent" in str(screen.query_one("#mon-alarms").render())
+    return screen
 
 
 async def test_growing_log_fills_the_table_and_raises_an_alarm(tmp_path):
     path = tmp_path / "epochs.jsonl"
-    await run_growing_log(LocalHost(), path, path)
+    await run_growing_log(LocalHost(), str(path), path)
 
 
 async def test_table_follows_the_tail_unless_scrolled_up(tmp_path):

@@ -47,6 +47,9 @@ async def test_approve_by_reason_move_undo(tmp_path: Path):
         await wait_for(pilot, lambda: screen.loads > loads and screen.busy is None, timeout=60,
                        what="move job and reload")
         assert screen.last_batch, screen.status_text
+        # The approved list went to the host as a temp file, and is gone once the job ended.
+        assert screen.last_upload and screen.last_upload.startswith("/tmp/nexara-approved-")
+        assert not Path(screen.last_upload).exists()
         assert len(screen.rows) == 4 and screen.counts()["corrupt"] == 4
         assert not app.state.approvals
         for rel in TRUNCATED:
