@@ -10,6 +10,12 @@ in ONE process, on the same files and the same number of workers:
   an ffmpeg CLI is installed), a file being "bad" if it printed anything,
 - an unchanged rescan at standard (the store answers everything).
 
+The machine may be shared, and load from elsewhere that lands on one contender
+and not the other would skew a ratio. So the whole set runs `--rounds` times
+(default 2), every other round in reverse order (A B C, C B A: a load that
+rises or falls steadily costs both sides alike), and each contender's time is
+its best round (load only ever adds time). Every round's times are printed.
+
 It prints a table (seconds, files/s, files each method calls unusable, and how
 many of those calls are wrong against the known damage) and ends with one line
 `standard_vs_opencv=… full_vs_ffmpeg=… quick_vs_opencv=… rescan_speedup=…`,
@@ -35,6 +41,7 @@ import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -173,6 +180,60 @@ def time_ffmpeg(files: list[str], workers: int) -> tuple[float, list[bool]]:
     return time.perf_counter() - t0, out
 
 
+# -- CPU accounting ---------------------------------------------------------------
+# On a shared machine, wall time measures the scheduler as much as the work: a
+# contender with more runnable threads (ffmpeg's frame threads) gets a larger
+# share of the cores from another job's many threads than our single-threaded
+# workers do. CPU seconds (what the work cost) and the other jobs' load during
+# each run are printed next to the wall times, so a ratio can be read for what
+# it is. Linux only (/proc); elsewhere they read as n/a.
+def _forkserver_cpu() -> float:
+    """CPU of multiprocessing's fork server and its reaped children (our workers, OpenCV's pool).
+
+    The workers are its children, not ours, so RUSAGE_CHILDREN never sees them;
+    the fork server reaps them, which adds their time to its cutime/cstime.
+    """
+    try:
+        from multiprocessing import forkserver
+
+        pid = getattr(getattr(forkserver, "_forkserver", None), "_forkserver_pid", None)
+        if not pid:
+            return 0.0
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return sum(int(x) for x in fields[11:15]) / os.sysconf("SC_CLK_TCK")  # utime stime cutime cstime
+    except (OSError, ValueError, IndexError):
+        return 0.0
+
+
+def _tree_cpu() -> float:
+    """CPU seconds of this process and every descendant that has finished (and was reaped)."""
+    import resource
+
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime + _forkserver_cpu()
+
+
+def _machine_busy() -> float | None:
+    """CPU seconds all processes on the machine have used since boot (/proc/stat), or None."""
+    try:
+        parts = Path("/proc/stat").read_text().split("\n", 1)[0].split()
+        user, nice, system, _idle, _iowait, irq, softirq, steal = (int(x) for x in parts[1:9])
+        return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError):
+        return None
+
+
+def measured(run: Any) -> Any:
+    """Wrap a runner returning (wall, verdicts) to return (wall, cpu, others' cores, verdicts)."""
+    def go(rnd: int) -> tuple[float, float, float | None, dict[str, bool]]:
+        c0, b0 = _tree_cpu(), _machine_busy()
+        t, usable = run(rnd)
+        cpu, b1 = _tree_cpu() - c0, _machine_busy()
+        others = (b1 - b0 - cpu) / t if b0 is not None and b1 is not None and t > 0 else None
+        return t, cpu, max(0.0, others) if others is not None else None, usable
+    return go
+
+
 # -- main -----------------------------------------------------------------------
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -183,6 +244,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--bitrate", default="1M",
                     help="cap the clips' video bitrate like web video (default 1M; '' = encoder default)")
+    ap.add_argument("--rounds", type=int, default=2,
+                    help="run everything this many times, alternating the order; keep each best (default 2)")
     ap.add_argument("--skip", action="append", default=[], choices=["opencv", "ffmpeg"],
                     help="leave a baseline out")
     args = ap.parse_args(argv)
@@ -204,41 +267,85 @@ def main(argv: list[str] | None = None) -> int:
         os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # keep OpenCV's FFmpeg chatter off the table
         os.environ.setdefault("OPENCV_LOG_LEVEL", "SILENT")
 
-        rows: list[tuple[str, float, dict[str, bool] | None]] = []
-        times: dict[str, float] = {}
-        for level in ("quick", "standard", "full"):
-            state = tmp / f"state-{level}"
-            t, usable, _ = time_ours(root, level, args.workers, state)
-            times[level] = t
-            rows.append((f"nexara scan --level {level}", t, usable))
-            print(f"  {level}: {t:.2f}s", file=sys.stderr)
-        t, usable, checked = time_ours(root, "standard", args.workers, tmp / "state-standard")
-        times["rescan"] = t
-        rows.append((f"nexara scan, unchanged rescan ({checked} re-checked)", t, usable))
-        if "opencv" not in args.skip:
-            t, ok = time_opencv(paths, args.workers)
-            times["opencv"] = t
-            rows.append(("OpenCV open + first/middle/last frame", t, dict(zip(files, ok, strict=True))))
-            print(f"  opencv: {t:.2f}s", file=sys.stderr)
         ffmpeg_note = ""
         if "ffmpeg" in args.skip:
             ffmpeg_note = "skipped"
         elif shutil.which("ffmpeg") is None:
             ffmpeg_note = "no ffmpeg CLI on PATH (apt-get install ffmpeg) — baseline not run"
-        else:
-            t, ok = time_ffmpeg(paths, args.workers)
-            times["ffmpeg"] = t
-            rows.append(("ffmpeg -v error -f null - (per file)", t, dict(zip(files, ok, strict=True))))
-            print(f"  ffmpeg: {t:.2f}s", file=sys.stderr)
 
-        print(f"\n{'method':<52} {'seconds':>8} {'files/s':>8} {'unusable':>9} {'wrong':>6}")
-        for name, t, usable in rows:
+        def run_ours(level: str, rnd: int) -> tuple[float, dict[str, bool]]:
+            t, usable, _ = time_ours(root, level, args.workers, tmp / f"state-{level}-{rnd}")
+            return t, usable
+
+        def run_rescan(rnd: int) -> tuple[float, dict[str, bool]]:
+            # Unchanged rescan at standard, against this round's standard store.
+            t, usable, checked = time_ours(root, "standard", args.workers, tmp / f"state-standard-{rnd}")
+            labels["rescan"] = f"nexara scan, unchanged rescan ({checked} re-checked)"
+            return t, usable
+
+        def run_baseline(fn: Any) -> Any:
+            def go(rnd: int) -> tuple[float, dict[str, bool]]:
+                t, ok = fn(paths, args.workers)
+                return t, dict(zip(files, ok, strict=True))
+            return go
+
+        # (key, runner) in round-one order. The rescan is not in the list: it
+        # always follows the round's standard scan, whose store it reads.
+        contenders: list[tuple[str, Any]] = [
+            ("quick", lambda r: run_ours("quick", r)),
+            ("standard", lambda r: run_ours("standard", r)),
+            ("full", lambda r: run_ours("full", r)),
+        ]
+        labels = {level: f"nexara scan --level {level}" for level in ("quick", "standard", "full")}
+        labels["rescan"] = "nexara scan, unchanged rescan"
+        if "opencv" not in args.skip:
+            contenders.append(("opencv", run_baseline(time_opencv)))
+            labels["opencv"] = "OpenCV open + first/middle/last frame"
+        if not ffmpeg_note:
+            contenders.append(("ffmpeg", run_baseline(time_ffmpeg)))
+            labels["ffmpeg"] = "ffmpeg -v error -f null - (per file)"
+
+        rounds: dict[str, list[float]] = {}
+        cpus: dict[str, list[float]] = {}
+        others: dict[str, list[float]] = {}
+        verdicts: dict[str, dict[str, bool]] = {}
+
+        def record(key: str, rnd: int, runner: Any) -> None:
+            t, cpu, load, usable = measured(runner)(rnd)
+            rounds.setdefault(key, []).append(t)
+            cpus.setdefault(key, []).append(cpu)
+            if load is not None:
+                others.setdefault(key, []).append(load)
+            verdicts[key] = usable
+            seen = f", others' load {load:.1f} cores" if load is not None else ""
+            print(f"  round {rnd + 1} {key}: {t:.3f}s wall, {cpu:.2f}s cpu{seen}", file=sys.stderr)
+
+        for rnd in range(max(1, args.rounds)):
+            for key, runner in contenders if rnd % 2 == 0 else contenders[::-1]:
+                record(key, rnd, runner)
+            record("rescan", rnd, run_rescan)
+        times = {k: min(v) for k, v in rounds.items()}
+        cpu_times = {k: min(v) for k, v in cpus.items()}
+        order_keys = ["quick", "standard", "full", "rescan", "opencv", "ffmpeg"]
+        rows = [(k, labels[k], times[k], verdicts[k]) for k in order_keys if k in times]
+
+        print(f"\n{'method':<52} {'seconds':>8} {'cpu s':>7} {'others':>6} {'files/s':>8} {'unusable':>9} "
+              f"{'wrong':>6}")
+        for key, name, t, usable in rows:
             bad = sum(not u for u in usable.values()) if usable else 0
             wrong = sum(usable.get(f, True) != truth[f] for f in files) if usable else 0
-            print(f"{name:<52} {t:>8.2f} {len(files) / t:>8.1f} {bad:>9} {wrong:>6}")
+            load = f"{max(others[key]):.1f}" if others.get(key) else "n/a"
+            print(f"{name:<52} {t:>8.3f} {cpu_times[key]:>7.2f} {load:>6} {len(files) / t:>8.1f} {bad:>9} {wrong:>6}")
+        print("(seconds: best wall time of the rounds; cpu s: CPU seconds of the contender's processes;"
+              " others: the most cores other jobs kept busy during a round)")
         if ffmpeg_note:
             print(f"ffmpeg: {ffmpeg_note}")
 
+        def cpu_ratio(a: str, b: str) -> str:
+            return f"{cpu_times[a] / cpu_times[b]:.1f}" if a in cpu_times and b in cpu_times and cpu_times[b] else "n/a"
+
+        print(f"cpu: standard_vs_opencv={cpu_ratio('opencv', 'standard')} full_vs_ffmpeg={cpu_ratio('ffmpeg', 'full')} "
+              f"quick_vs_opencv={cpu_ratio('opencv', 'quick')}")
         def ratio(a: str, b: str) -> str:
             return f"{times[a] / times[b]:.1f}" if a in times and b in times else "n/a"
 

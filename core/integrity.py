@@ -297,7 +297,10 @@ def _decode(av: Any, path: Path, level: str, th: Thresholds, probe: _Probe) -> N
         streams = [vs]
         if level != "quick" and container.streams.audio:
             streams.append(container.streams.audio[0])
-        tb = vs.time_base
+        # A float, not the stream's Fraction: Fraction arithmetic on every packet
+        # and frame was ~5 % of a full check of a low-bitrate clip, and the
+        # thresholds it feeds are tenths of a second.
+        tb = float(vs.time_base) if vs.time_base else 0.0
         in_window = 0
         skipped = False
         audio_seen = 0
@@ -312,7 +315,7 @@ def _decode(av: Any, path: Path, level: str, th: Thresholds, probe: _Probe) -> N
                 continue
             probe.packets += 1
             if packet.pts is not None and tb:
-                end = float((packet.pts + (packet.duration or 0)) * tb)
+                end = (packet.pts + (packet.duration or 0)) * tb
                 if probe.last_packet_end is None or end > probe.last_packet_end:
                     probe.last_packet_end = end
             if packet.is_keyframe:
@@ -333,7 +336,7 @@ def _decode(av: Any, path: Path, level: str, th: Thresholds, probe: _Probe) -> N
                 skipped = probe.partial = True
 
 
-def _decode_video(packet: Any, probe: _Probe, tb: Any) -> None:
+def _decode_video(packet: Any, probe: _Probe, tb: float) -> None:
     try:
         frames = packet.decode()
     except Exception:  # InvalidDataError and friends: the packet is bad, go on
@@ -343,7 +346,7 @@ def _decode_video(packet: Any, probe: _Probe, tb: Any) -> None:
         _count_frame(f, probe, tb)
 
 
-def _drain(vs: Any, probe: _Probe, tb: Any) -> None:
+def _drain(vs: Any, probe: _Probe, tb: float) -> None:
     """Take the frames the decoder still holds, then reset it for a fresh start."""
     ctx = vs.codec_context
     try:
@@ -354,7 +357,7 @@ def _drain(vs: Any, probe: _Probe, tb: Any) -> None:
     ctx.flush_buffers()
 
 
-def _count_frame(f: Any, probe: _Probe, tb: Any) -> None:
+def _count_frame(f: Any, probe: _Probe, tb: float) -> None:
     probe.frames += 1
     if f.is_corrupt:
         probe.frames_corrupt += 1
@@ -362,7 +365,7 @@ def _count_frame(f: Any, probe: _Probe, tb: Any) -> None:
         probe.keyframes += 1
         probe.keyframes_corrupt += bool(f.is_corrupt)
     if f.pts is not None and tb:
-        end = float(f.pts * tb) + probe.frame_dur
+        end = f.pts * tb + probe.frame_dur
         if probe.last_frame_end is None or end > probe.last_frame_end:
             probe.last_frame_end = end
 

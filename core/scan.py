@@ -14,11 +14,19 @@ Why this shape: a rescan of 22,000 unchanged clips must cost a directory walk
 and one indexed read, so verdicts are cached by (path, size, mtime, level,
 engine version) in `core.store`; and a scan killed half way must lose at most a
 few seconds of work, so results are committed in small batches while the scan
-runs (and once more if the consumer stops early).
+runs (and once more if the consumer stops early). SIGTERM and SIGHUP (a job
+cancelled, `kill`, a closed terminal) get the same cleanup as Ctrl-C: busy
+workers are killed, what was checked is committed, and the process exits with
+status 128 + the signal; the next scan resumes from there. Verdicts that say
+the check itself failed (`timeout`, `crash`) are stored but re-checked by the
+next scan (`core.store.RETRIED_REASONS`).
 """
 
 from __future__ import annotations
 
+import contextlib
+import signal
+import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import Executor
@@ -37,6 +45,59 @@ from core.workers import DEFAULT_CHECKER, CheckerSpec, TimeoutPolicy, WorkerPool
 PROGRESS_EVERY_S = 0.25
 COMMIT_EVERY_FILES = 50
 COMMIT_EVERY_S = 1.0
+# Signals that ask a scan to stop (not SIGINT: Python already raises
+# KeyboardInterrupt for it, which runs the same cleanup).
+TERMINATING_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+
+
+class ScanTerminated(SystemExit):
+    """SIGTERM or SIGHUP arrived while a scan was running; `code` is 128 + the signal.
+
+    A SystemExit, so no `except Exception` on the way up swallows it and the
+    process still exits with the status a shell expects from a terminated
+    program, but only after the `finally` blocks of `scan()` and the worker
+    pool ran. Python's default for SIGTERM is to die on the spot, skipping
+    them: the last uncommitted batch of results was lost and busy workers
+    went on decoding as orphans.
+    """
+
+
+@contextlib.contextmanager
+def _terminate_cleanly() -> Iterator[None]:
+    """While a scan runs, turn SIGTERM / SIGHUP into `ScanTerminated`.
+
+    Installed only from the main thread (Python delivers signals there) and
+    only over the default disposition: an application with its own handler,
+    or a parent that made us ignore the signal (the job wrapper ignores
+    SIGHUP), keeps it. A second signal during the cleanup is ignored; SIGKILL
+    remains for the impatient.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    fired = False
+
+    def on_signal(signum: int, frame: object) -> None:
+        nonlocal fired
+        if fired:
+            return
+        fired = True
+        raise ScanTerminated(128 + signum)
+
+    previous: dict[int, Any] = {}
+    for sig in TERMINATING_SIGNALS:
+        with contextlib.suppress(ValueError, OSError):
+            if signal.getsignal(sig) is signal.SIG_DFL:
+                previous[sig] = signal.signal(sig, on_signal)
+    try:
+        yield
+    finally:
+        # A generator abandoned unfinished may be finalised from another
+        # thread, where signal.signal() raises; the handler then stays, and a
+        # later SIGTERM still ends the process (as an exception, not abruptly).
+        for sig, handler in previous.items():
+            with contextlib.suppress(ValueError, OSError):
+                signal.signal(sig, handler)
 
 
 def scan(
@@ -58,8 +119,8 @@ def scan(
     checker = checker or DEFAULT_CHECKER
     t0 = time.monotonic()
     summary = Summary()
-    with ScanStore.for_root(root) as store:
-        cached = store.cached(listing.videos, level)
+    with _terminate_cleanly(), ScanStore.for_root(root) as store:
+        cached = store.cached_dicts(listing.videos, level)
         to_check = [v for v in listing.videos if v.rel not in cached]
         store.set_meta("last_scan", {
             "level": level, "started": time.time(), "complete": False,
@@ -72,10 +133,10 @@ def scan(
             notes=list(listing.notes),
         )
         for v in listing.videos:
-            r = cached.get(v.rel)
-            if r is not None:
-                summary.add(r)
-                yield event("file", result=r.to_dict(), cached=True)
+            d = cached.get(v.rel)
+            if d is not None:
+                summary.add(FileResult.from_dict(d))
+                yield event("file", result=d, cached=True)  # the stored dict is to_dict()'s
         del cached
 
         total = len(listing.videos)

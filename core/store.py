@@ -4,6 +4,8 @@ Rows are keyed by relative path and validated by size, mtime, level and engine
 version, so an unchanged rescan is a single indexed read and a scan killed half
 way resumes from whatever it committed. Results are committed in batches (a
 kill loses at most one batch). The dataset itself is never written to.
+A `timeout` or `crash` verdict is stored (the report shows it) but never reused:
+it may have been the machine's fault (load, memory), so a rescan retries it.
 
 `location` tracks the journaled quarantine: a quarantined file keeps its row
 (the verdict is still true of the bytes), marked `quarantine`, so summaries
@@ -17,14 +19,18 @@ import sqlite3
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 from core import ENGINE_VERSION
 from core.dataset import VideoFile
 from core.paths import store_path_for
-from core.records import FileResult, level_rank
+from core.records import FileResult, Verdict, level_rank
 
 DATASET = "dataset"
 QUARANTINE = "quarantine"
+# Verdicts about the check rather than the file (`core.workers.failure_result`):
+# never served from the store, always checked again.
+RETRIED_REASONS = frozenset({"timeout", "crash"})
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS files (
@@ -104,22 +110,39 @@ class ScanStore:
     # -- results ------------------------------------------------------------
     def cached(self, videos: Iterable[VideoFile], level: str) -> dict[str, FileResult]:
         """Results still valid for these files at this level (or a deeper one)."""
+        return {rel: FileResult.from_dict(d) for rel, d in self.cached_dicts(videos, level).items()}
+
+    def cached_dicts(self, videos: Iterable[VideoFile], level: str) -> dict[str, dict[str, Any]]:
+        """Like `cached`, as the stored `FileResult.to_dict()` form.
+
+        A rescan of a big dataset emits every cached result as an event; the
+        stored JSON already is that dict, and rebuilding it with `to_dict()`
+        (dataclasses.asdict deep-copies every list) was half of an unchanged
+        rescan's time.
+
+        Rows whose check never finished (`RETRIED_REASONS`: a timeout or a
+        dead worker) are not reused: those say more about the machine at the
+        time (load, memory) than about the file, so the next scan tries again.
+        """
         want = level_rank(level)
         rows = {
             _rel(r[0]): r
             for r in self._db.execute(
-                "SELECT rel, size, mtime_ns, level, engine, result FROM files WHERE location=?",
+                "SELECT rel, size, mtime_ns, level, engine, result, verdict FROM files WHERE location=?",
                 (DATASET,),
             )
         }
-        out: dict[str, FileResult] = {}
+        out: dict[str, dict[str, Any]] = {}
         for v in videos:
             row = rows.get(v.rel)
             if row is None:
                 continue
-            _, size, mtime_ns, lvl, engine, result = row
+            _, size, mtime_ns, lvl, engine, result, verdict = row
             if size == v.size and mtime_ns == v.mtime_ns and engine == ENGINE_VERSION and level_rank(lvl) >= want:
-                out[v.rel] = FileResult.from_dict(json.loads(result))
+                d = json.loads(result)
+                if verdict == Verdict.CORRUPT.value and RETRIED_REASONS.intersection(d.get("reasons") or ()):
+                    continue
+                out[v.rel] = d
         return out
 
     def put_many(self, results: Iterable[FileResult]) -> None:

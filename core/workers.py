@@ -110,6 +110,10 @@ def _call_checker(checker: Checker, root: Path, video: VideoFile, level: str) ->
 def _worker_main(conn: Connection, spec: CheckerSpec) -> None:
     """A worker: take one (task id, root, video, level) at a time, send back (task id, result)."""
     # Ctrl-C goes to the whole process group; the parent decides what stops.
+    # SIGTERM keeps its default on purpose: a cancelled job's SIGTERM to the
+    # group should end a busy decode at once (the parent, `core.scan`, then
+    # commits what was checked), and multiprocessing's exit handler stops
+    # leftover daemon workers with SIGTERM.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     checker = resolve_checker(spec)
     conn.send(_READY)

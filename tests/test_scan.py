@@ -2,13 +2,16 @@
 
 Covers: verdicts match the demo ground truth; an unchanged rescan checks nothing;
 a touched file is rechecked; a hang and a crash cost one file each; `nexara scan`
-killed with SIGKILL half way resumes with only the remainder; the CLI's reports;
+killed with SIGKILL half way resumes with only the remainder, and one stopped with
+SIGTERM also stops its workers and commits everything it reported; timeouts and
+crashes are retried by a rescan; the CLI's reports;
 and the bad-input cases (missing ROOT, flat folder, permission denied, special
 files, symlink loops, 0-byte files, names with newlines).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -122,6 +125,94 @@ def test_hang_and_crash_cost_one_file_each(demo: Path) -> None:
         assert files[rel]["verdict"] in allowed, rel
     reasons = evs["summary"][0]["summary"]["reasons"]
     assert reasons["timeout"] == 1 and reasons["crash"] == 1
+
+
+def test_timeout_and_crash_are_retried_on_rescan(tmp_path: Path) -> None:
+    """A hang or crash may have been the machine's fault (load, memory): the next
+    scan checks those files again and serves everything else from the store."""
+    root = tmp_path / "ds"
+    (root / "train" / "violent").mkdir(parents=True)
+    for name in ("hang_0.mp4", "segv_0.mp4", "a.mp4", "b.mp4"):
+        (root / "train" / "violent" / name).write_bytes(b"not really a video")
+    first = _events(scan(root, workers=2, timeout=2.0, checker="tests.helpers_checkers:misbehaving_checker"))
+    reasons = {e["result"]["path"]: e["result"]["reasons"] for e in first["file"]}
+    assert reasons["train/violent/hang_0.mp4"] == ["timeout"]
+    assert reasons["train/violent/segv_0.mp4"] == ["crash"]
+    # The "load" is gone: the same files now check fine.
+    again = _events(scan(root, workers=2, checker="tests.helpers_checkers:size_checker"))
+    assert again["start"][0]["cached"] == 2 and again["start"][0]["to_check"] == 2
+    rechecked = {e["result"]["path"]: e["result"]["verdict"] for e in again["file"] if not e["cached"]}
+    assert rechecked == {"train/violent/hang_0.mp4": "ok", "train/violent/segv_0.mp4": "ok"}
+    assert again["summary"][0]["summary"]["overall"]["ok"] == 4
+    assert _events(scan(root, workers=2, checker="tests.helpers_checkers:size_checker"))[
+        "summary"][0]["checked"] == 0
+
+
+def _group_gone(pgid: int, within: float) -> bool:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+@pytest.mark.parametrize("target", ["group", "scan-only"])
+def test_sigterm_stops_workers_and_commits(demo_master: Path, tmp_path: Path, target: str) -> None:
+    """SIGTERM (a cancelled job signals the process group; `kill PID` only the scan)
+    stops at once, kills busy workers, commits every result it reported, and exits
+    143; the next scan resumes with only the remainder."""
+    root = tmp_path / "ds"
+    src = next(p for p in sorted((demo_master / "train" / "violent").iterdir()) if p.suffix == ".mp4"
+               and _truth(demo_master).get(f"train/violent/{p.name}") == ["ok"])
+    (root / "train" / "violent").mkdir(parents=True)
+    for i in range(12):
+        shutil.copyfile(src, root / "train" / "violent" / f"c{i:02d}.mp4")
+    env = {**os.environ, "PYTHONPATH": str(REPO), "NEXARA_TEST_SLOW_S": "0.4"}
+    out = tmp_path / "events.jsonl"
+    argv = [*NEXARA, "scan", str(root), "--workers", "2", "--json",
+            "--checker", "tests.helpers_checkers:slow_real_checker"]
+    with open(out, "wb") as fh:
+        proc = subprocess.Popen(argv, env=env, stdout=fh, stderr=subprocess.PIPE, start_new_session=True)
+    emitted: list[str] = []
+    deadline = time.monotonic() + 30
+    try:
+        while len(emitted) < 3 and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.05)
+            evs = _events(ev for ev in map(parse_line, out.read_bytes().splitlines()) if ev)
+            emitted = [e["result"]["path"] for e in evs.get("file", [])]
+        assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+        if target == "group":
+            os.killpg(proc.pid, signal.SIGTERM)
+        else:
+            os.kill(proc.pid, signal.SIGTERM)
+        t0 = time.monotonic()
+        proc.wait(timeout=10)
+        assert time.monotonic() - t0 < 5  # busy workers were killed, not waited for
+    finally:
+        if proc.poll() is None or not _group_gone(proc.pid, 0):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    assert proc.returncode == 128 + signal.SIGTERM, proc.stderr.read() if proc.stderr else ""
+    assert _group_gone(proc.pid, 5), "workers or the fork server outlived the scan"
+    evs = _events(ev for ev in map(parse_line, out.read_bytes().splitlines()) if ev)
+    emitted = [e["result"]["path"] for e in evs["file"]]
+    assert "summary" not in evs and 3 <= len(emitted) < 12
+    assert not any(e["result"]["reasons"] == ["crash"] for e in evs["file"])  # no worker "crashed"
+    with sqlite3.connect(store_path_for(root)) as db:
+        stored = {r[0] for r in db.execute("SELECT rel FROM files")}
+        meta = json.loads(db.execute("SELECT value FROM meta WHERE key='last_scan'").fetchone()[0])
+    assert set(emitted) <= stored  # everything it reported was committed
+    assert meta["complete"] is False
+    rc = subprocess.run([*NEXARA, "scan", str(root), "--json"], env=env, capture_output=True, text=True,
+                        timeout=60)
+    assert rc.returncode == 0, rc.stderr
+    again = _events(ev for ev in map(parse_line, rc.stdout.splitlines()) if ev)
+    assert again["start"][0]["cached"] == len(stored) and again["start"][0]["to_check"] == 12 - len(stored)
+    assert again["summary"][0]["summary"]["overall"]["ok"] == 12
 
 
 def test_resume_after_kill(demo_master: Path, tmp_path: Path) -> None:

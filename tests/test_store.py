@@ -81,3 +81,18 @@ def test_names_that_are_not_utf8(store: ScanStore) -> None:
     assert store.get(odd)[1] == QUARANTINE
     store.set_location([odd], "dataset")
     assert store.prune({"plain.mp4"}) == 1 and store.get(odd) is None
+
+
+def test_timeout_and_crash_are_stored_but_retried(store: ScanStore) -> None:
+    """A check that never finished says more about the machine then (load, memory)
+    than about the file: it is kept for the report, but a rescan tries again.
+    Other corrupt verdicts are facts about the bytes and are reused."""
+    results = [_r("hang.mp4", verdict=Verdict.CORRUPT), _r("segv.mp4", verdict=Verdict.CORRUPT),
+               _r("cut.mp4", verdict=Verdict.CORRUPT), _r("fine.mp4")]
+    results[0].reasons, results[1].reasons = ["timeout"], ["crash"]
+    store.put_many(results)
+    videos = [_v(r.path) for r in results]
+    assert set(store.cached(videos, "standard")) == {"cut.mp4", "fine.mp4"}
+    assert store.count() == 4 and store.get("hang.mp4")[0].reasons == ["timeout"]
+    # The raw form served to rescans is exactly what to_dict() would give.
+    assert store.cached_dicts(videos, "standard")["cut.mp4"] == results[2].to_dict()
