@@ -25,6 +25,7 @@ from core.cli import add_common
 from core.errors import NexaraError
 from core.events import event
 from core.records import Verdict
+from core.units import human_size
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -217,13 +218,6 @@ def list_events(root: Path) -> Iterator[dict[str, Any]]:
     yield event("quarantine", files=len(inq), bytes=sum(e.size for e in inq.values()),
                 pending=len(view.pending()), torn_bytes=view.torn_bytes, bad_lines=view.bad_lines)
 
-
-def human_size(n: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if abs(n) < 1024 or unit == "TiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} TiB"
 
 
 def render(events: Iterable[dict[str, Any]], args: argparse.Namespace) -> int:

@@ -69,7 +69,7 @@ def render(events: Iterable[dict[str, Any]], args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.markup import escape
 
-    from core.commands.quarantine import human_size
+    from core.units import human_size
 
     out = Console()
     skipped = 0

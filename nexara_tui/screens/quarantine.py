@@ -33,6 +33,7 @@ from textual.worker import get_current_worker
 
 from core.errors import NexaraError
 from core.hosts import temp_list_on
+from core.units import human_size
 from nexara_tui.file_model import FileRow
 from nexara_tui.messages import ScanFinished
 from nexara_tui.screens.file_detail import FileDetailScreen
@@ -44,13 +45,6 @@ from nexara_tui.widgets.header import NexaraHeader
 PREVIEW_FRAMES = 8
 PREVIEW_WIDTH = 40
 
-
-def human_size(n: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if abs(n) < 1024:
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} TiB"
 
 
 COLUMNS: tuple[Column, ...] = (
