@@ -26,3 +26,34 @@ async def wait_for(pilot, predicate: Callable[[], object], timeout: float = 30.0
 @pytest.fixture
 def tui_wait():
     return wait_for
+
+
+@pytest.fixture(params=["local", "ssh"])
+def any_host(request):
+    """The same screen test through LocalHost and through SSHHost to the loopback sshd.
+
+    Both hosts are this machine and share the test's state directory (the remote
+    nexara gets the same NEXARA_STATE_DIR), so what the test prepares locally — a
+    dataset and its scan store — is what the screen sees over SSH: only the path
+    between screen and engine differs, which is what "works unchanged on a remote
+    host" means.
+    """
+    import os
+
+    from core.hosts import LocalHost
+
+    if request.param == "local":
+        yield LocalHost()
+        return
+    from core.ssh import SSHHost
+    from tests.sshd import ALIAS
+    from tests.test_ssh import NEXARA
+
+    sshd = request.getfixturevalue("sshd")
+    host = SSHHost(ALIAS, remote_nexara=NEXARA, env={"NEXARA_STATE_DIR": os.environ["NEXARA_STATE_DIR"]},
+                   ssh_config=sshd.ssh_config)
+    host.connect()
+    try:
+        yield host
+    finally:
+        host.close()

@@ -1,7 +1,7 @@
 """Pilot test: the Decision screen shows what `nexara decide --json` reports, follows a new
 scan, and writes the training config on the host.
 
-Real pieces: the demo dataset scanned by the real `nexara scan`, a LocalHost running
+Real pieces: the demo dataset scanned by the real `nexara scan`, a LocalHost (and an SSHHost to the loopback sshd) running
 `nexara decide` as a subprocess, a real TOML file loaded by the training config loader.
 """
 
@@ -46,13 +46,13 @@ def assert_screen_matches(screen: DecisionScreen, d: dict) -> None:
             assert cells[7] == f"{r['effective']:,}" and cells[8] == f"{r['redownload']:,}"
 
 
-async def test_decision_screen_shows_decide_numbers(demo_dataset, tmp_path):
+async def test_decision_screen_shows_decide_numbers(demo_dataset, tmp_path, any_host):
     root = tmp_path / "organized_dataset"
     shutil.copytree(demo_dataset.root, root)
     await asyncio.to_thread(scan, root)
     expected = await asyncio.to_thread(decide_json, root)
 
-    app = NexaraApp(root=str(root), host=LocalHost())
+    app = NexaraApp(root=str(root), host=any_host)
     async with app.run_test(size=(140, 50)) as pilot:
         await pilot.press("2")
         await wait_for(pilot, lambda: isinstance(app.screen, DecisionScreen), what="decision screen")

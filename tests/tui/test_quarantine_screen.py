@@ -1,14 +1,14 @@
 """Pilot test: approve by reason, move through a real detached job, see counts drop, undo.
 
-Real pieces throughout: a LocalHost running `nexara results`, `nexara preview` and a
-detached `nexara quarantine … --files-from` job; real files moved on disk.
+Real pieces throughout: a LocalHost, and an SSHHost to the loopback sshd, running
+`nexara results`, `nexara preview` and a detached `nexara quarantine … --files-from`
+job; real files moved on disk.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from core.hosts import LocalHost
 from nexara_tui.app import NexaraApp
 from nexara_tui.screens.prompts import ConfirmScreen
 from nexara_tui.screens.quarantine import QuarantineScreen
@@ -19,10 +19,10 @@ from tests.tui.conftest import wait_for
 TRUNCATED = {"train/violent/clip_000.mp4", "train/nonviolent/clip_003.mp4"}
 
 
-async def test_approve_by_reason_move_undo(tmp_path: Path):
+async def test_approve_by_reason_move_undo(tmp_path: Path, any_host):
     root = tmp_path / "ds"
     make_dataset(root, n=6, real_videos=1)  # clip_000 and clip_003 carry "truncated"
-    app = NexaraApp(root=str(root), host=LocalHost())
+    app = NexaraApp(root=str(root), host=any_host)
     async with app.run_test(size=(150, 45)) as pilot:
         await pilot.press("3")
         await wait_for(pilot, lambda: isinstance(app.screen, QuarantineScreen), what="quarantine screen")

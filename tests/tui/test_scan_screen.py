@@ -63,7 +63,9 @@ async def test_scan_fills_in_and_matches_cli(demo_dataset, cli_scan):
         await wait_for(pilot, lambda: screen.feed.finished is not None and screen._mode is None,
                        timeout=240, what="the scan to finish")
         print(f"\nTUI scan of {screen.feed.done} files: {time.monotonic() - t0:.1f} s")
-        assert finished and finished[0].summary == cli_scan["summary"]
+        # ScanFinished is posted to the app and reaches the hook a moment later.
+        await wait_for(pilot, lambda: finished, timeout=10, what="ScanFinished")
+        assert finished[0].summary == cli_scan["summary"]
         assert app.state.last_summary == cli_scan["summary"]
         assert not app.state.scan_running
         assert screen.job_id  # it ran as a detached job
