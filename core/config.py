@@ -13,17 +13,12 @@ so other parts of Nexara can add their own without touching this module.
 from __future__ import annotations
 
 import os
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from core.errors import NexaraError
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
+from core.tomlfile import read_toml
 
 
 @dataclass
@@ -69,14 +64,9 @@ def _host(path: Path, name: str, data: Any) -> HostConfig:
 def load_config(path: Path | None = None) -> Config:
     """Read the config file; defaults if it does not exist, a one-line error if it is broken."""
     path = path or config_path()
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
+    raw = read_toml(path, "Nexara config", missing_ok=True)
+    if raw is None:
         return Config(path=path)
-    except (OSError, UnicodeDecodeError) as exc:
-        raise NexaraError(f"{path}: cannot read config ({exc})") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise NexaraError(f"{path}: invalid TOML ({exc})") from exc
     hosts_raw = raw.get("hosts", {})
     if not isinstance(hosts_raw, dict):
         raise NexaraError(f"{path}: [hosts] must be a table of [hosts.NAME] tables")

@@ -89,16 +89,9 @@ def policy_from_args(args: argparse.Namespace) -> Any:
 
 
 def _read_policy(path: Path) -> dict[str, Any]:
-    if sys.version_info >= (3, 11):
-        import tomllib
-    else:  # pragma: no cover
-        import tomli as tomllib
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise NexaraError(f"{path}: no such policy file") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise NexaraError(f"{path}: not valid TOML: {exc}") from None
+    from core.tomlfile import read_toml
+
+    data = read_toml(path, "policy file") or {}
     if isinstance(data.get("decision"), dict):
         data = data["decision"]
     try:

@@ -16,6 +16,7 @@ from typing import Any
 from core.cli import add_common
 from core.errors import NexaraError
 from core.records import LEVELS
+from core.units import human_duration
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -153,7 +154,7 @@ def _render_human(events: Iterable[dict[str, Any]], outputs: Outputs) -> int:
                 progress.update(
                     task, completed=ev.get("done", 0), total=ev.get("total", 0),
                     rate=f"{ev.get('rate', 0):.1f} files/s",
-                    eta=f"ETA {_fmt_s(eta)}" if eta is not None else "",
+                    eta=f"ETA {human_duration(eta)}" if eta is not None else "",
                 )
             elif t == "summary":
                 if live:
@@ -162,7 +163,7 @@ def _render_human(events: Iterable[dict[str, Any]], outputs: Outputs) -> int:
                 render_report(out, Summary.from_dict(ev["summary"]))
                 out.print(
                     f"\n{ev.get('checked', 0)} checked, {ev.get('cached', 0)} unchanged (from the store), "
-                    f"{ev.get('skipped', 0)} skipped, in {_fmt_s(ev.get('seconds', 0))}",
+                    f"{ev.get('skipped', 0)} skipped, in {human_duration(ev.get('seconds', 0))}",
                     highlight=False,
                 )
                 for path in written:
@@ -188,12 +189,3 @@ def _print_start(err: Any, ev: dict[str, Any], escape: Any) -> None:
     )
 
 
-def _fmt_s(s: float | None) -> str:
-    if s is None:
-        return "?"
-    s = float(s)
-    if s < 60:
-        return f"{s:.1f}s"
-    m, sec = divmod(int(s), 60)
-    h, m = divmod(m, 60)
-    return f"{h}h{m:02d}m" if h else f"{m}m{sec:02d}s"

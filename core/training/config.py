@@ -9,17 +9,12 @@ Importing this module does not import TensorFlow.
 
 from __future__ import annotations
 
-import sys
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 from core.errors import NexaraError
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
+from core.tomlfile import read_toml, tomllib
 
 
 @dataclass
@@ -133,12 +128,7 @@ def load_config(path: Path | None) -> TrainConfig:
     if path is None:
         return TrainConfig()
     path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise NexaraError(f"{path}: no such config file") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise NexaraError(f"{path}: not valid TOML: {exc}") from None
+    data = read_toml(path, "training config") or {}
     # Allow either a flat file or a [train] table.
     if "train" in data and isinstance(data["train"], dict):
         data = {**{k: v for k, v in data.items() if k != "train"}, **data["train"]}

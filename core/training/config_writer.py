@@ -14,7 +14,6 @@ from __future__ import annotations
 import math
 import os
 import re
-import sys
 import tempfile
 import time
 from dataclasses import fields
@@ -23,12 +22,8 @@ from typing import Any
 
 from core.decision import Decision, pct
 from core.errors import NexaraError
+from core.tomlfile import tomllib
 from core.training.config import TrainConfig, from_mapping
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 # Where each default comes from, for the comment next to it.
 _SOURCES: dict[str, str] = {

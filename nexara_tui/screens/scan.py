@@ -26,6 +26,7 @@ from textual.worker import Worker, get_current_worker
 
 from core.errors import NexaraError
 from core.records import LEVELS
+from core.units import human_duration
 from nexara_tui.messages import HostStateChanged, ScanFinished
 from nexara_tui.scan_feed import ScanFeed
 from nexara_tui.screens.file_detail import FileDetailScreen
@@ -40,15 +41,6 @@ FILTER_DEBOUNCE_S = 0.15
 SORTS = ("arrival", "verdict", "reason", "split", "path")
 
 
-def fmt_seconds(s: float | None) -> str:
-    if s is None:
-        return "?"
-    s = float(s)
-    if s < 60:
-        return f"{s:.0f}s"
-    m, sec = divmod(int(s), 60)
-    h, m = divmod(m, 60)
-    return f"{h}h{m:02d}m" if h else f"{m}m{sec:02d}s"
 
 
 class ScanScreen(Screen):
@@ -365,7 +357,7 @@ class ScanScreen(Screen):
             else:
                 self.status_text = (f"scan finished: {fin.get('checked', 0):,} checked, "
                                     f"{fin.get('cached', 0):,} unchanged, {fin.get('skipped', 0):,} "
-                                    f"skipped in {fmt_seconds(fin.get('seconds'))}")
+                                    f"skipped in {human_duration(fin.get('seconds'), 0)}")
         elif f.job_status == "cancelled":
             self.status_text = (f"scan cancelled after {f.done:,} files (checked files are stored; "
                                 "s resumes)")
@@ -419,7 +411,7 @@ class ScanScreen(Screen):
             bar.update(total=None if self._mode else 1, progress=0 if self._mode else 1)
         label = f"{f.done:,}/{total:,} files"
         if self._mode == "scan" and f.rate:
-            label += f" · {f.rate:.1f} files/s · ETA {fmt_seconds(f.eta_s)}"
+            label += f" · {f.rate:.1f} files/s · ETA {human_duration(f.eta_s, 0)}"
         self.query_one("#progress-label", Static).update(label)
         self._update_status()
         self._update_notes()

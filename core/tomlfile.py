@@ -1,0 +1,34 @@
+"""Reading the TOML files a user hands us (Nexara's config, a training config, a policy).
+
+One place turns every way such a file can be wrong — missing, unreadable, not
+UTF-8, not TOML — into the same one-line error naming the file and the problem.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+from core.errors import NexaraError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+__all__ = ["read_toml", "tomllib"]
+
+
+def read_toml(path: Path, what: str, *, missing_ok: bool = False) -> dict[str, Any] | None:
+    """The parsed file; None if it does not exist and `missing_ok` (defaults apply then)."""
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        if missing_ok:
+            return None
+        raise NexaraError(f"{path}: no such {what}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise NexaraError(f"{path}: cannot read {what} ({exc})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise NexaraError(f"{path}: invalid TOML in {what} ({exc})") from None
