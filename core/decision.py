@@ -524,11 +524,11 @@ def _eval_checks(summary: Summary, splits: list[str], classes: list[str],
             ))
         if wide_classes and iv.half_width is not None:
             parts = ", ".join(
-                f"{c.cls} {c.n:,} clips ±{c.half_width * 100:.1f}" if c.half_width is not None
-                else f"{c.cls} 0 clips" for c in wide_classes)
+                f"±{c.half_width * 100:.1f} points for {c.cls} ({c.n:,} clips)" if c.half_width is not None
+                else f"nothing for {c.cls} (0 clips)" for c in wide_classes)
             findings.append(Finding(
                 "info", "eval_class_interval",
-                f"{s}: per-class recall at {pct(target, 0)} is measured only to ({parts} points); "
+                f"{s}: per-class recall at {pct(target, 0)} is measured only to {parts}; "
                 f"±{hw_max * 100:g} needs about {need:,} clips per class.",
             ))
     return out
