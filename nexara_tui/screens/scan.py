@@ -102,6 +102,17 @@ class ScanScreen(Screen):
         if message.state == "connected":
             self._maybe_autostart()
 
+    def on_scan_finished(self, message: ScanFinished) -> None:
+        """Files left the dataset or came back (quarantine, undo): show the store as it is now.
+
+        Our own broadcasts carry the summary we already show, so they end here.
+        """
+        if not message.loaded or self._mode is not None or message.root != self.app.state.root:
+            return
+        if message.summary == self.feed.summary.to_dict():
+            return
+        self._open(attach_running=False)
+
     def _maybe_autostart(self) -> None:
         """For each new (host, root): attach to its running scan or show its stored results.
 

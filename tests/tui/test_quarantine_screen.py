@@ -51,6 +51,10 @@ async def test_approve_by_reason_move_undo(tmp_path: Path, any_host):
         assert screen.last_upload and screen.last_upload.startswith("/tmp/nexara-approved-")
         assert not Path(screen.last_upload).exists()
         assert len(screen.rows) == 4 and screen.counts()["corrupt"] == 4
+        # The scan screen's summary follows: the two files left the dataset.
+        scan_screen = app._mode_screens["scan"]
+        await wait_for(pilot, lambda: scan_screen.feed.summary.to_dict()["overall"]["total"] == 4,
+                       what="scan summary without the moved files")
         assert not app.state.approvals
         for rel in TRUNCATED:
             assert not (root / rel).exists() and (root / "corrupted_videos" / rel).exists()
@@ -60,6 +64,8 @@ async def test_approve_by_reason_move_undo(tmp_path: Path, any_host):
         await wait_for(pilot, lambda: screen.loads > loads and screen.busy is None, timeout=60,
                        what="undo job and reload")
         assert len(screen.rows) == 6 and screen.counts()["corrupt"] == 6, screen.status_text
+        await wait_for(pilot, lambda: scan_screen.feed.summary.to_dict()["overall"]["total"] == 6,
+                       what="scan summary with the restored files")
         for rel in TRUNCATED:
             assert (root / rel).exists() and not (root / "corrupted_videos" / rel).exists()
         # The side panel previews the selected clip: the real video shows frames.
