@@ -65,14 +65,15 @@ def evaluate(
     root: Path, model_path: Path, cfg: TrainConfig, *, tta: bool, cache_base: Path | None = None,
     split: str = "test",
 ) -> Iterator[dict[str, Any]]:
+    model_path = Path(model_path).expanduser()
+    if not model_path.is_file():  # before TensorFlow's seconds of start-up
+        raise NexaraError(f"{model_path}: no such model file")
+
     import keras
 
     from core.training.data import require_both_classes, usable_clips
     from core.training.features import default_cache_base, extract_split, load_split
 
-    model_path = Path(model_path).expanduser()
-    if not model_path.is_file():
-        raise NexaraError(f"{model_path}: no such model file")
     clipset = usable_clips(root, cfg)
     if not clipset.split(split):
         raise NexaraError(f"{clipset.root}: no usable clips in the {split} split")
