@@ -224,8 +224,11 @@ class LocalHost(Host):
 
 
 @contextlib.contextmanager
-def temp_list_on(host: Host, lines: Sequence[str], prefix: str = "nexara-list") -> Iterator[str]:
-    """A temporary file on `host` holding `lines` (one per line), removed afterwards.
+def temp_list_on(host: Host, paths: Sequence[str], prefix: str = "nexara-list") -> Iterator[str]:
+    """A temporary file on `host` holding `paths` NUL-terminated, removed afterwards.
+
+    NUL, not newline: a path may contain newlines and edge spaces, never NUL
+    (`core.quarantine.read_files_from` reads both forms).
 
     For handing a long list of paths to a command on the host (`quarantine
     --files-from`) without putting it on a command line. The file lives in the
@@ -234,7 +237,7 @@ def temp_list_on(host: Host, lines: Sequence[str], prefix: str = "nexara-list") 
     end leaves it behind (in /tmp, which the host cleans).
     """
     path = f"/tmp/{prefix}-{secrets.token_hex(8)}.txt"
-    data = "".join(f"{line}\n" for line in lines).encode("utf-8", "surrogateescape")
+    data = "".join(f"{p}\0" for p in paths).encode("utf-8", "surrogateescape")
     host.write_file(path, data)
     try:
         yield path

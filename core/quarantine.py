@@ -354,18 +354,25 @@ def _root(root: str | Path) -> Path:
 
 
 def read_files_from(path: str | Path, root: str | Path) -> list[str]:
-    """Dataset-relative paths from a list file (one per line, # comments); escapes are refused."""
+    """Dataset-relative paths from a list file; escapes are refused.
+
+    Two forms: one path per line (stripped, `#` starts a comment) for people, and
+    NUL-terminated paths taken verbatim (`find -print0` style) for programs, so a
+    name with a newline or edge spaces — which scraped datasets have — can be listed
+    too. A file containing a NUL byte is read in the second form.
+    """
     root_p = _root(root)
     try:
         text = Path(path).read_text(encoding="utf-8", errors="surrogateescape")
     except OSError as exc:
         raise NexaraError(f"{path}: cannot read file list: {exc.strerror or exc}") from exc
+    if "\0" in text:
+        entries = [(f"{path} entry {n}", e) for n, e in enumerate(text.split("\0"), start=1) if e]
+    else:
+        entries = [(f"{path} line {n}", ln.strip()) for n, ln in enumerate(text.splitlines(), start=1)
+                   if ln.strip() and not ln.strip().startswith("#")]
     out = []
-    for n, line in enumerate(text.splitlines(), start=1):
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        where = f"{path} line {n}"
+    for where, line in entries:
         if os.path.isabs(line):
             real = os.path.realpath(line)
             if not _within(real, str(root_p)) and not _within(line, str(root_p)):

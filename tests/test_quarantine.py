@@ -245,6 +245,20 @@ def test_files_from_refuses_paths_outside_root(tmp_path):
     assert [e["reason"] for e in evs if e["type"] == "skipped"] == ["not_scanned"]
 
 
+def test_nul_separated_list_carries_any_name_and_still_refuses_escapes(tmp_path):
+    from core.quarantine import read_files_from
+
+    root = tmp_path / "ds"
+    (root / "train" / "violent").mkdir(parents=True)
+    odd = ["train/violent/two\nlines.mp4", "train/violent/ edge spaces .mp4", "train/violent/#hash.mp4"]
+    lst = tmp_path / "list.bin"
+    lst.write_bytes("".join(f"{n}\0" for n in odd).encode())
+    assert read_files_from(lst, root) == odd  # verbatim: no stripping, no comments
+    lst.write_bytes(f"{odd[0]}\0../outside.mp4\0".encode())
+    with pytest.raises(NexaraError, match=r"list\.bin entry 2.*refusing"):
+        read_files_from(lst, root)
+
+
 def _write_journal(root: Path, records: list[dict]) -> None:
     (root / "corrupted_videos").mkdir(exist_ok=True)
     with open(root / "corrupted_videos" / "journal.jsonl", "w") as f:

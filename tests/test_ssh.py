@@ -152,6 +152,17 @@ def test_shell_metacharacters_pass_intact_and_never_run(host, demo_dataset, tmp_
     assert any(ev["type"] == "moved" for ev in moved), moved
     assert (root / "corrupted_videos" / "train" / "violent" / WEIRD).is_file()
     assert not (root / "train" / "violent" / WEIRD).exists()
+    # Back, then out again the way the TUI moves approved files: a NUL-separated
+    # list uploaded over SFTP (a newline in the name cannot ride a line-per-path list).
+    list(host.stream(["restore", str(root), "--all"]))
+    assert (root / "train" / "violent" / WEIRD).is_file()
+    from core.hosts import temp_list_on
+
+    with temp_list_on(host, [f"train/violent/{WEIRD}"], "nexara-test") as lst:
+        moved = list(host.stream(["quarantine", str(root), "--files-from", lst, "--yes"]))
+    assert [ev["rel"] for ev in moved if ev["type"] == "moved"] == [f"train/violent/{WEIRD}"]
+    assert (root / "corrupted_videos" / "train" / "violent" / WEIRD).is_file()
+    assert not Path(lst).exists()
     for d in (Path.home(), tmp_path, root, Path.cwd(), Path("/")):
         assert not list(d.glob("PWNED*")), f"a name was executed in {d}"
     # Files over SFTP take the same names.

@@ -14,7 +14,6 @@ run), `moved` / `skipped` (per file), `progress`, `batch` (summary); with
 from __future__ import annotations
 
 import argparse
-import contextlib
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -44,7 +43,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--reason", action="extend", nargs="+", metavar="CODE",
                    help="only files carrying one of these reason codes")
     p.add_argument("--files-from", metavar="FILE",
-                   help="only the files listed in FILE (one ROOT-relative path per line, on the data's machine)")
+                   help="only the files listed in FILE, on the data's machine: one ROOT-relative path per line, "
+                        "or NUL-terminated (find -print0) for names with newlines")
     p.add_argument("--dry-run", action="store_true", help="show what would move; move nothing")
     p.add_argument("--yes", "-y", action="store_true", help="move without asking")
     p.add_argument("--list", action="store_true", help="show the journal: batches and their files")
@@ -138,11 +138,6 @@ def events(args: argparse.Namespace) -> Iterator[dict[str, Any]]:
         yield from outcome_events(q.execute_iter(root, plan, store=store), len(plan.items), t0)
 
 
-def _listable(rel: str) -> bool:
-    """Can `rel` go through a --files-from list (one stripped line each, # starts a comment)?"""
-    return "\n" not in rel and "\r" not in rel and rel == rel.strip() and not rel.startswith("#")
-
-
 def _drop_option(argv: Sequence[str], name: str) -> list[str]:
     """argv without `name VALUE` / `name=VALUE`."""
     out: list[str] = []
@@ -164,9 +159,8 @@ def remote_events(host: Any, argv: Sequence[str], args: argparse.Namespace) -> I
     --dry-run, shown and confirmed locally, and then exactly the planned files
     are moved: their list goes to the host as a temp file (`--files-from`,
     deleted afterwards) with --yes. Files that changed in between are still
-    refused by the host, as in a local run. Names a list line cannot carry (a
-    newline, edge spaces) make the second step re-select with the same filters
-    instead. Without a terminal (or with --yes, --dry-run, --list) this is
+    refused by the host, as in a local run (the list is NUL-separated, so
+    any name passes). Without a terminal (or with --yes, --dry-run, --list) this is
     plain `host.stream(argv)`: the host refuses to move without --yes.
     """
     from core.hosts import temp_list_on
@@ -194,11 +188,8 @@ def remote_events(host: Any, argv: Sequence[str], args: argparse.Namespace) -> I
     if not confirm({k: v for k, v in plan.items() if k not in ("v", "type", "t")}):
         yield event("log", message="nothing moved")
         return
-    with contextlib.ExitStack() as stack:
-        move_argv = [*argv, "--yes"]
-        if all(_listable(rel) for rel in planned):
-            lst = stack.enter_context(temp_list_on(host, planned, "nexara-approved"))
-            move_argv = [*_drop_option(argv, "--files-from"), "--files-from", lst, "--yes"]
+    with temp_list_on(host, planned, "nexara-approved") as lst:
+        move_argv = [*_drop_option(argv, "--files-from"), "--files-from", lst, "--yes"]
         for ev in host.stream(move_argv):
             t = ev.get("type")
             if t == "plan":
