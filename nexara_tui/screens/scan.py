@@ -41,8 +41,6 @@ FILTER_DEBOUNCE_S = 0.15
 SORTS = ("arrival", "verdict", "reason", "split", "path")
 
 
-
-
 class ScanScreen(Screen):
     TITLE = "Scan"
 
