@@ -245,12 +245,13 @@ class QuarantineScreen(Screen):
             if by_verdict.get(v):
                 parts.append(f"{v} {by_verdict[v]:,}")
         line = " · ".join(parts)
-        line += f"   [b]approved {len(approved):,}[/] ({human_size(sum(r.size for r in approved))})"
         if self.reason_filter:
             line += f"   reason: [b]{escape(self.reason_filter)}[/] (r: next)"
+        # Approvals on the second line: the first stays one line in a narrow pane.
+        line += f"\n[b]approved {len(approved):,}[/] ({human_size(sum(r.size for r in approved))})"
         if self.summary:
             o = self.summary.get("overall", {})
-            line += f"\nin dataset: {o.get('total', 0):,} files, corrupt {o.get('corrupt', 0):,}"
+            line += f" · in dataset: {o.get('total', 0):,} files, corrupt {o.get('corrupt', 0):,}"
         with contextlib.suppress(Exception):
             self.query_one("#q-counts", Static).update(line)
 
