@@ -191,7 +191,6 @@ class SSHHost(Host):
         self._jump: SSHHost | None = None
         self._sftp: Any = None
         self._pkeys: dict[str, Any] = {}
-        self._nexara_cmd: str | None = None
         self._lock = threading.RLock()
         self._closed = False
         self._monitor: threading.Thread | None = None
@@ -407,31 +406,32 @@ class SSHHost(Host):
 
     # ------------------------------------------------------------ commands
 
-    def _nexara(self) -> str:
-        """The remote nexara as a shell word: configured, else on PATH, else our venv."""
+    def _nexara(self) -> tuple[str, str]:
+        """(shell prefix, the remote nexara as a shell word): configured, else on PATH, else our venv.
+
+        Unconfigured, the lookup runs inside the same remote command rather than as
+        a command of its own: one shell start per call instead of two on a new link
+        (the remote ~/.bashrc runs for each, often 0.1 s or more with pyenv).
+        """
         if self.remote_nexara:
-            return _shell_path(self.remote_nexara)
-        if self._nexara_cmd is None:
-            probe = ('command -v nexara 2>/dev/null || { p="$HOME/' + DEFAULT_VENV + '/bin/nexara"; '
-                     'test -x "$p" && echo "$p"; }')
-            rc, out, _ = self.exec_capture(probe, timeout=30)
-            path = out.decode(errors="replace").strip().splitlines()
-            if rc != 0 or not path:
-                raise NexaraError(f"{self.name}: nexara is not installed there (run `nexara remote install "
-                                  f"{self.name}`, or give --remote-nexara PATH)")
-            self._nexara_cmd = shlex.quote(path[-1])
-        return self._nexara_cmd
+            return "", _shell_path(self.remote_nexara)
+        missing = shlex.quote(f"nexara: not installed on {self.name} (run `nexara remote install "
+                              f"{self.name}`, or give --remote-nexara PATH)")
+        prefix = ('N=$(command -v nexara 2>/dev/null) || N="$HOME/' + DEFAULT_VENV + '/bin/nexara"; '
+                  '[ -x "$N" ] || { echo ' + missing + ' >&2; exit 127; }; ')
+        return prefix, '"$N"'
 
     def command_line(self, argv: Sequence[str], env: dict[str, str] | None = None) -> str:
         """The remote shell command for `nexara <argv>`: every word quoted."""
-        words = []
+        prefix, nexara = self._nexara()
+        words = ["exec"]
         env = {**self.env, **(env or {})}
         if env:
             words.append("env")
             words += [shlex.quote(f"{k}={v}") for k, v in env.items()]
-        words.append(self._nexara())
+        words.append(nexara)
         words += [shlex.quote(str(a)) for a in argv]
-        return " ".join(words)
+        return prefix + " ".join(words)
 
     def _open(self, command: str) -> Any:
         client = self._ensure()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -297,3 +298,30 @@ def test_quarantine_over_host_asks_here_and_moves_there(host, cli_env, demo_data
     for rel in corrupt:
         assert not (root / rel).exists() and (root / "corrupted_videos" / rel).exists(), rel
     assert set(Path("/tmp").glob("nexara-approved-*")) <= before, "the uploaded list was left behind"
+
+
+def test_unconfigured_nexara_is_found_in_the_same_remote_command(sshd, tmp_path):
+    """No remote_nexara: PATH, then the `remote install` venv, looked up inside each command.
+
+    On the test machine neither holds a nexara (the venv under test is not on the
+    remote PATH), so the command fails with the one line that says what to do.
+    """
+    from core.ssh import DEFAULT_VENV
+
+    default = Path.home() / DEFAULT_VENV / "bin" / "nexara"
+    assert not default.exists(), f"{default} exists: this test needs a host without an installed nexara"
+    h = SSHHost(ALIAS, ssh_config=sshd.ssh_config)
+    try:
+        with pytest.raises(NexaraError, match=r"not installed on nexara-test .*remote install"):
+            list(h.stream(["results", str(tmp_path), "--json"]))
+        # With a nexara on the host's PATH the same host object runs it, no probe needed.
+        bindir = tmp_path / "bin"
+        bindir.mkdir()
+        (bindir / "nexara").symlink_to(NEXARA)
+        h.env = {}
+        cmd = h.command_line(["--version"])
+        rc, out, err = h.exec_capture(f"PATH={shlex.quote(str(bindir))}:$PATH; {cmd}", timeout=60)
+        assert rc == 0, err
+        assert out.decode().startswith("nexara ")
+    finally:
+        h.close()
