@@ -61,3 +61,13 @@ def raise_on_error(events: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]
         if ev.get("type") == "error":
             raise NexaraError(ev.get("message", "unknown error"), int(ev.get("exit_code", 2)))
         yield ev
+
+
+def drain(events: Iterable[dict[str, Any]]) -> int:
+    """Consume a stream whose events the dispatcher already printed (`--json`); exit 0.
+
+    Errors still surface: the stream raises them (see `raise_on_error`).
+    """
+    for _ in events:
+        pass
+    return 0

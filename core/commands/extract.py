@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from core.cli import add_common
+from core.events import drain
 
 
 def add_config_options(p: argparse.ArgumentParser) -> None:
@@ -86,9 +87,7 @@ def render_training_event(ev: dict[str, Any], console: Any) -> None:
 
 def render(events: Iterable[dict[str, Any]], args: argparse.Namespace) -> int:
     if getattr(args, "json", False):
-        for _ in events:
-            pass
-        return 0
+        return drain(events)
     from rich.console import Console
 
     console = Console()

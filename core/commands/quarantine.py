@@ -22,7 +22,7 @@ from typing import Any
 
 from core.cli import add_common
 from core.errors import NexaraError
-from core.events import event
+from core.events import drain, event
 from core.records import Verdict
 from core.units import human_size
 
@@ -213,9 +213,7 @@ def list_events(root: Path) -> Iterator[dict[str, Any]]:
 
 def render(events: Iterable[dict[str, Any]], args: argparse.Namespace) -> int:
     if getattr(args, "json", False):
-        for _ in events:
-            pass
-        return 0
+        return drain(events)
     from rich.console import Console
     from rich.markup import escape
     from rich.text import Text

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from core.cli import add_common
+from core.events import drain
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -63,9 +64,7 @@ def _selection(root: Path, args: argparse.Namespace) -> list[str]:
 
 def render(events: Iterable[dict[str, Any]], args: argparse.Namespace) -> int:
     if getattr(args, "json", False):
-        for _ in events:
-            pass
-        return 0
+        return drain(events)
     from rich.console import Console
     from rich.markup import escape
 

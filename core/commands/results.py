@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from core.cli import add_common
-from core.events import event
+from core.events import drain, event
 from core.records import Verdict
 
 
@@ -58,9 +58,7 @@ def events(args: argparse.Namespace) -> Iterator[dict[str, Any]]:
 
 def render(events: Iterable[dict[str, Any]], args: argparse.Namespace) -> int:
     if getattr(args, "json", False):
-        for _ in events:
-            pass
-        return 0
+        return drain(events)
     from rich.console import Console
     from rich.markup import escape
     from rich.table import Table
