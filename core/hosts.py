@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import NexaraError
+from core.fsops import write_bytes_atomic
 
 
 @dataclass
@@ -196,13 +197,9 @@ class LocalHost(Host):
             raise NexaraError(f"{path}: cannot read ({exc.strerror or exc})") from exc
 
     def write_file(self, path: str, data: bytes) -> None:
-        target = Path(os.path.expanduser(path))
-        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
         try:
-            tmp.write_bytes(data)
-            os.replace(tmp, target)
+            write_bytes_atomic(os.path.expanduser(path), data)
         except OSError as exc:
-            tmp.unlink(missing_ok=True)
             raise NexaraError(f"{path}: cannot write ({exc.strerror or exc})") from exc
 
     def remove_file(self, path: str) -> None:

@@ -33,6 +33,7 @@ from typing import Any
 
 from core.errors import NexaraError
 from core.events import dumps, event, parse_line
+from core.fsops import write_text_atomic
 from core.hosts import JobInfo
 from core.paths import jobs_dir
 
@@ -69,9 +70,7 @@ def read_meta(d: Path) -> dict[str, Any]:
 
 
 def _write_meta(d: Path, meta: dict[str, Any]) -> None:
-    tmp = d / f"meta.json.{os.getpid()}.tmp"
-    tmp.write_text(json.dumps(meta, indent=1))
-    os.replace(tmp, d / "meta.json")
+    write_text_atomic(d / "meta.json", json.dumps(meta, indent=1))
 
 
 @contextlib.contextmanager

@@ -38,6 +38,7 @@ from typing import Any
 
 from core.dataset import QUARANTINE_DIR
 from core.errors import NexaraError
+from core.fsops import fsync_dir
 
 JOURNAL_NAME = "journal.jsonl"
 INTENT, DONE, ROLLED_BACK = "intent", "done", "rolled_back"
@@ -86,15 +87,6 @@ def _read_all(fd: int, size: int) -> bytes:
 def new_batch_id() -> str:
     """Sortable and unique: UTC time plus a random suffix."""
     return time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + "-" + secrets.token_hex(3)
-
-
-def fsync_dir(path: str | os.PathLike[str]) -> None:
-    """Make a directory's entries (creations, renames, unlinks) durable."""
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 @dataclass

@@ -53,7 +53,6 @@ done record yet), `mid_copy` (half of a cross-device copy written),
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import errno
 import hashlib
 import json
@@ -68,6 +67,7 @@ from typing import Any
 
 from core.dataset import QUARANTINE_DIR, DatasetError, check_root
 from core.errors import NexaraError
+from core.fsops import fsync_dir, makedirs_durable, rename_noreplace
 from core.journal import (
     DONE,
     INTENT,
@@ -78,7 +78,6 @@ from core.journal import (
     Journal,
     JournalView,
     fast_hash,
-    fsync_dir,
     new_batch_id,
 )
 from core.store import DATASET, QUARANTINE, ScanStore
@@ -110,70 +109,7 @@ class _CrashHook:
                 os.kill(os.getpid(), signal.SIGKILL)
 
 
-# -- moving without overwriting ---------------------------------------------------
-
-_AT_FDCWD = -100
-_RENAME_NOREPLACE = 1
-
-
-def _load_renameat2() -> Callable[..., int] | None:
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        fn = libc.renameat2
-    except (OSError, AttributeError):
-        return None
-    fn.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
-    fn.restype = ctypes.c_int
-    return fn
-
-
-_renameat2 = _load_renameat2()
-
-
-def rename_noreplace(src: str, dst: str) -> None:
-    """Atomically move src to dst on one file system; FileExistsError if dst exists.
-
-    Raises OSError(EXDEV) across file systems, so the caller can copy instead.
-    """
-    if _renameat2 is not None:
-        if _renameat2(_AT_FDCWD, os.fsencode(src), _AT_FDCWD, os.fsencode(dst), _RENAME_NOREPLACE) == 0:
-            return
-        err = ctypes.get_errno()
-        if err not in (errno.EINVAL, errno.ENOSYS, errno.ENOTSUP, errno.EOPNOTSUPP):
-            raise OSError(err, os.strerror(err), src, None, dst)
-    try:
-        os.link(src, dst, follow_symlinks=False)
-    except OSError as exc:
-        if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK):
-            raise
-        # No hard links here (e.g. FAT, some FUSE): check, then rename.
-        if os.path.lexists(dst):
-            raise FileExistsError(errno.EEXIST, "destination exists", dst) from exc
-        os.rename(src, dst)
-        return
-    os.unlink(src)
-
-
-def makedirs_durable(path: str) -> None:
-    """mkdir -p, fsyncing each new directory's parent so its entry survives a power cut.
-
-    (A file renamed into a directory whose own entry was never made durable could end up
-    in lost+found after a crash; the done record must not outrun that.)
-    """
-    missing = []
-    p = path
-    while not os.path.isdir(p):
-        missing.append(p)
-        parent = os.path.dirname(p)
-        if parent == p:
-            break
-        p = parent
-    for d in reversed(missing):
-        try:
-            os.mkdir(d)
-        except FileExistsError:
-            continue
-        fsync_dir(os.path.dirname(d))
+# -- moving without overwriting: core.fsops ---------------------------------------
 
 
 def _partial(dst: str) -> str:

@@ -15,6 +15,7 @@ list is spooled to a temporary file first and copied after it.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import os
@@ -28,6 +29,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from core.fsops import atomic_write
 from core.reasons import REASONS
 from core.records import VERDICT_ORDER, FileResult
 from core.summary import Summary
@@ -142,9 +144,8 @@ class JsonReportWriter:
 
     def close(self, summary: Summary | Mapping[str, Any]) -> Path:
         summary_d = summary.to_dict() if isinstance(summary, Summary) else dict(summary)
-        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", dir=self.path.parent)
         try:
-            with os.fdopen(fd, "w", encoding="utf-8") as out:
+            with atomic_write(self.path) as out:
                 out.write("{\n")
                 out.write(f'  "root": {_dumps(self.root)},\n')
                 out.write(f'  "level": {_dumps(self.level)},\n')
@@ -153,10 +154,6 @@ class JsonReportWriter:
                 self._spool.seek(0)
                 shutil.copyfileobj(self._spool, out)
                 out.write("\n  ]\n}\n" if self._n else "]\n}\n")
-            os.replace(tmp, self.path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
         finally:
             self._spool.close()
         return self.path
@@ -186,9 +183,11 @@ class CsvWriter:
     def __init__(self, path: Path | str):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, self._tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", dir=self.path.parent)
+        self._stack = contextlib.ExitStack()
         # surrogateescape: a name that is not valid UTF-8 is written back as its original bytes.
-        self._f = os.fdopen(fd, "w", encoding="utf-8", errors="surrogateescape", newline="")
+        self._f = self._stack.enter_context(
+            atomic_write(self.path, errors="surrogateescape", newline="")
+        )
         self._w = csv.writer(self._f)
         self._w.writerow(CSV_FIELDS)
 
@@ -205,13 +204,17 @@ class CsvWriter:
         self._w.writerow(row)
 
     def close(self) -> Path:
-        self._f.close()
-        os.replace(self._tmp, self.path)
+        self._stack.close()
         return self.path
 
     def abort(self) -> None:
-        self._f.close()
-        Path(self._tmp).unlink(missing_ok=True)
+        # Leaving the atomic write by an exception removes the temporary file.
+        with contextlib.suppress(_Aborted):
+            self._stack.__exit__(_Aborted, _Aborted(), None)
+
+
+class _Aborted(Exception):
+    """Raised into an open CsvWriter's atomic write to discard it."""
 
 
 def write_csv(path: Path | str, results: Iterable[ResultLike]) -> Path:

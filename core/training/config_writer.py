@@ -12,9 +12,7 @@ basic strings, and the result is always re-parsed through
 from __future__ import annotations
 
 import math
-import os
 import re
-import tempfile
 import time
 from dataclasses import fields
 from pathlib import Path
@@ -22,6 +20,7 @@ from typing import Any
 
 from core.decision import Decision, pct
 from core.errors import NexaraError
+from core.fsops import write_text_atomic
 from core.tomlfile import tomllib
 from core.training.config import TrainConfig, from_mapping
 
@@ -195,12 +194,5 @@ def write_config(path: Path, decision: Decision, root: str | None = None, force:
     if not path.parent.is_dir():
         raise NexaraError(f"{path.parent}: no such directory for the config file")
     text = render_config(decision, root)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=str(path.parent))
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_text_atomic(path, text)
     return path

@@ -35,6 +35,7 @@ import numpy as np
 
 from core.errors import NexaraError
 from core.events import event
+from core.fsops import atomic_write, write_text_atomic
 from core.training.augment import OVERSAMPLE, ViewSpec, random_view, render, tta_specs
 from core.training.config import TrainConfig
 from core.training.data import Clip, ClipSet
@@ -151,9 +152,7 @@ class FeatureCache:
                 self.rebuilt = True
         self.dir.mkdir(parents=True, exist_ok=True)
         if not fp_file.exists():
-            tmp = fp_file.with_suffix(".tmp")
-            tmp.write_text(json.dumps(self.fp, sort_keys=True, indent=1))
-            os.replace(tmp, fp_file)
+            write_text_atomic(fp_file, json.dumps(self.fp, sort_keys=True, indent=1))
         return self
 
     def _indexes(self) -> list[tuple[int, list[dict[str, Any]]]]:
@@ -182,13 +181,9 @@ class FeatureCache:
     def write_shard(self, number: int, feats: np.ndarray, entries: list[dict[str, Any]]) -> None:
         base = self.dir / f"shard-{number:06d}"
         if len(feats):
-            tmp = base.with_name(base.name + ".npy.tmp")
-            with open(tmp, "wb") as f:
+            with atomic_write(base.with_suffix(".npy"), "wb") as f:
                 np.save(f, feats.astype(np.float16))
-            os.replace(tmp, base.with_suffix(".npy"))
-        tmp = base.with_name(base.name + ".json.tmp")
-        tmp.write_text(json.dumps(entries))
-        os.replace(tmp, base.with_suffix(".json"))  # the commit point
+        write_text_atomic(base.with_suffix(".json"), json.dumps(entries))  # the commit point
 
     def load(self, clips: list[Clip], cfg: TrainConfig, mode: str) -> FeatureSet:
         """Every planned (clip, view) found in the cache, in clip order."""

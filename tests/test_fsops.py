@@ -1,0 +1,41 @@
+"""core.fsops: atomic writes leave the old file or the new one, never a torn one or a temp."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from core.fsops import atomic_write, makedirs_durable, rename_noreplace, write_text_atomic
+
+
+def test_atomic_write_replaces_only_on_success(tmp_path):
+    target = tmp_path / "meta.json"
+    write_text_atomic(target, "old")
+    with pytest.raises(RuntimeError), atomic_write(target) as fh:
+        fh.write("half of the new")
+        raise RuntimeError("killed mid-write")
+    assert target.read_text() == "old"
+    assert os.listdir(tmp_path) == ["meta.json"]  # no temporary file left behind
+    with atomic_write(target, "wb", durable=True) as fh:
+        fh.write(b"new")
+    assert target.read_bytes() == b"new"
+    assert os.listdir(tmp_path) == ["meta.json"]
+
+
+def test_rename_noreplace_never_overwrites(tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.write_text("a")
+    b.write_text("b")
+    with pytest.raises(FileExistsError):
+        rename_noreplace(a, b)
+    assert a.read_text() == "a" and b.read_text() == "b"
+    rename_noreplace(a, tmp_path / "c")
+    assert not a.exists() and (tmp_path / "c").read_text() == "a"
+
+
+def test_makedirs_durable_creates_every_level(tmp_path):
+    d = tmp_path / "x" / "y" / "z"
+    makedirs_durable(d)
+    assert d.is_dir()
+    makedirs_durable(d)  # idempotent
