@@ -32,6 +32,14 @@ from dataclasses import asdict, dataclass, field, fields
 from fractions import Fraction
 from typing import Any
 
+from core.balance import (
+    BOTH,
+    MULTIPLIERS,
+    REBALANCE_MODES,
+    WEIGHTS,
+    plan_multipliers,
+    tolerance_ratio,
+)
 from core.dataset import KNOWN_SPLITS
 from core.errors import NexaraError
 from core.summary import Counts, Summary
@@ -53,8 +61,16 @@ class DecisionPolicy:
     good_minimum: int = 8_000  # "minimum 8,000-10,000 for good learning" (lower end)
     good_target: int = 10_000  # upper end of that range
     redownload_target: int = 10_000  # Option A: "get violent videos back to 10,000+"
-    augmentation_multiplier: int = 3  # the seed's optimal config (views per clip, majority)
+    augmentation_multiplier: int = 3  # the seed's optimal config (views per clip, every class)
     max_multiplier: int = 8  # cap on a minority class's multiplier
+    # Effective shares within 50 % ± this are balanced: near balance, every class keeps
+    # augmentation_multiplier; the plan must land within it where the multipliers allow.
+    balance_tolerance: float = 0.05
+    # Which lever carries the rebalancing: "multipliers" (default: the class weights stay
+    # 1.0 unless the cap leaves a residual), "weights" (every class gets
+    # augmentation_multiplier; weights majority/count), or "both" (the seed's Option B as
+    # written, which double-corrects; a finding says by how much).
+    rebalance: str = "multipliers"
     damaged_is_lost: bool = False
     target_accuracy: float = 0.90  # the seed's deployment target
     max_ci_half_width: float = 0.03  # wider than ±3 points cannot tell 90 % from 87 %
@@ -74,6 +90,9 @@ class DecisionPolicy:
             ("redownload_target", self.redownload_target >= 0, "must be >= 0"),
             ("augmentation_multiplier", self.augmentation_multiplier >= 1, "must be >= 1"),
             ("max_multiplier", self.max_multiplier >= 1, "must be >= 1"),
+            ("balance_tolerance", 0.0 <= self.balance_tolerance < 0.5, "must be in [0, 0.5)"),
+            ("rebalance", self.rebalance in REBALANCE_MODES,
+             f"must be one of {', '.join(REBALANCE_MODES)}"),
             ("target_accuracy", 0.0 < self.target_accuracy < 1.0, "must be between 0 and 1"),
             ("max_ci_half_width", 0.0 < self.max_ci_half_width < 1.0, "must be between 0 and 1"),
         ]
@@ -128,8 +147,9 @@ class Row:
     minimum: str  # "good" (>= good_minimum) | "research" (>= research_minimum) | "below" | "none"
     weight: float | None = None  # seed convention: majority 1.0, others majority/count
     weight_balanced: float | None = None  # sklearn "balanced": n / (n_classes * count)
-    multiplier: int | None = None  # augmentation views per clip
-    multiplier_uncapped: int | None = None
+    weight_applied: float | None = None  # what the training config gets (see DecisionPolicy.rebalance)
+    multiplier: int | None = None  # augmentation views per clip, as the training config gets it
+    multiplier_uncapped: int | None = None  # the seed's convention before max_multiplier
     effective: int | None = None  # valid × multiplier
     redownload: int | None = None  # Option A: target − valid, never below 0
 
@@ -190,10 +210,12 @@ class Decision:
     splits: dict[str, dict[str, Any]]  # split -> {total, valid, lost, rate}
     classes: dict[str, dict[str, Any]]  # class -> {total, valid, lost, rate} over every split
     majority: str | None
-    class_weights: dict[str, float]  # for the training config (seed convention)
-    class_multipliers: dict[str, int]
+    class_weights: dict[str, float]  # for the training config (Row.weight_applied)
+    class_multipliers: dict[str, int]  # for the training config (Row.multiplier)
     intervals: list[Interval]
     findings: list[Finding] = field(default_factory=list)
+    rebalance: str = MULTIPLIERS  # which lever carries the rebalancing (DecisionPolicy.rebalance)
+    balance: dict[str, Any] = field(default_factory=dict)  # before/after shares; see _balance_finding
 
     def plan_rows(self) -> list[Row]:
         return [r for r in self.rows if r.split == self.basis]
@@ -323,7 +345,7 @@ def decide(summary: Summary, policy: DecisionPolicy | None = None) -> Decision:
             r = _row(basis, cls, Counts(), 0, policy)
             rows.append(r)
             plan[cls] = r
-    weights, multipliers, majority = _plan(plan, policy, findings)
+    weights, multipliers, majority, rule = _plan(plan, policy, findings)
 
     total, lost = overall.total, overall.lost(dl)
     rate = overall.rate(dl)
@@ -341,8 +363,14 @@ def decide(summary: Summary, policy: DecisionPolicy | None = None) -> Decision:
     _edge_findings(rate, total, policy, findings)
     _class_findings(summary, plan, basis, classes, policy, findings)
     intervals = _eval_checks(summary, splits, classes, policy, findings)
-    if weights and multipliers:
+    if weights and multipliers and policy.rebalance == BOTH:
         _double_count_finding(plan, majority, findings)
+    balance = _balance_summary(plan, policy, rule)
+    if balance:
+        # Right after the "after cleaning" shares, which it answers.
+        at = next((i + 1 for i, f in enumerate(findings) if f.code in ("balance", "imbalance")),
+                  len(findings))
+        findings.insert(at, _balance_finding(balance, basis))
 
     headline, options = _recommend(band, rate, lost, total, plan, majority, policy, findings)
     return Decision(
@@ -353,7 +381,7 @@ def decide(summary: Summary, policy: DecisionPolicy | None = None) -> Decision:
         splits={s: _agg(c, dl) for s, c in sorted(summary.by_split().items(), key=lambda kv: _split_key(kv[0]))},
         classes={c: _agg(cnt, dl) for c, cnt in sorted(summary.by_class(None).items())},
         majority=majority, class_weights=weights, class_multipliers=multipliers,
-        intervals=intervals, findings=findings,
+        intervals=intervals, findings=findings, rebalance=policy.rebalance, balance=balance,
     )
 
 
@@ -368,45 +396,128 @@ def _row(split: str, cls: str, c: Counts, split_valid: int, policy: DecisionPoli
 
 
 def _plan(plan: dict[str, Row], policy: DecisionPolicy,
-          findings: list[Finding]) -> tuple[dict[str, float], dict[str, int], str | None]:
-    """Weights, multipliers, effective counts and re-download needs on the basis rows."""
+          findings: list[Finding]) -> tuple[dict[str, float], dict[str, int], str | None, str]:
+    """Weights, multipliers, effective counts, re-download needs, and the multiplier rule used.
+
+    One lever carries the rebalancing (`policy.rebalance`), so the two never
+    double-correct by default: with "multipliers" the augmentation evens out the
+    effective counts — every batch then sees the classes in about equal numbers,
+    which suits batch statistics and the focal loss better than a minority weighted
+    2× — and the weights stay 1.0, except for what a capped multiplier could not
+    reach (the residual). With "weights" every class keeps the base multiplier and
+    the weights are majority/count. "both" is the seed's Option B as written.
+    """
     for r in plan.values():
         r.redownload = max(0, policy.redownload_target - r.valid)
     present = {cls: r for cls, r in plan.items() if r.valid > 0}
     if not present:
         for r in plan.values():
             r.effective = 0
-        return {}, {}, None
+        return {}, {}, None, ""
     # Majority: most valid clips; ties broken by name so the result is stable.
     majority = max(sorted(present), key=lambda c: present[c].valid)
     m = present[majority].valid
     n_samples = sum(r.valid for r in present.values())
     n_classes = len(present)
-    base = max(1, policy.augmentation_multiplier - 1)
-    weights: dict[str, float] = {}
-    multipliers: dict[str, int] = {}
+    base = policy.augmentation_multiplier
+    mp = plan_multipliers({c: r.valid for c, r in present.items()}, base,
+                          policy.max_multiplier, policy.balance_tolerance)
+    use_plan = policy.rebalance in (MULTIPLIERS, BOTH)
     for cls, r in plan.items():
         if r.valid == 0:
             r.effective = 0
             continue
         r.weight = m / r.valid
         r.weight_balanced = n_samples / (n_classes * r.valid)
-        # Integer arithmetic: ceil(base × m / valid) without float rounding at exact ratios.
-        mult = base if cls == majority else -(-base * m // r.valid)
-        r.multiplier_uncapped = mult
-        r.multiplier = min(mult, max(policy.max_multiplier, base))
+        r.multiplier_uncapped = mp.uncapped[cls]
+        r.multiplier = mp.multipliers[cls] if use_plan else base
         r.effective = r.valid * r.multiplier
-        weights[cls] = round(r.weight, 4)
-        multipliers[cls] = r.multiplier
-        if r.multiplier < mult:
-            findings.append(Finding(
-                "warning", "multiplier_capped",
-                f"{r.split}/{cls}: matching {majority} would take {mult}× augmentation; capped at "
-                f"{r.multiplier}× (max_multiplier), so {cls} stays at {r.effective:,} effective "
-                f"clips vs {m * base:,} for {majority}; the class weight has to "
-                "carry the rest.",
-            ))
-    return weights, multipliers, majority
+    top = max(r.effective or 0 for r in present.values())
+    residual = use_plan and mp.after > tolerance_ratio(policy.balance_tolerance) * (1 + 1e-12)
+    for r in present.values():
+        if policy.rebalance == MULTIPLIERS:
+            r.weight_applied = round(top / r.effective, 4) if residual and r.effective else 1.0
+        else:  # WEIGHTS or BOTH: the seed convention
+            r.weight_applied = round(r.weight or 1.0, 4)
+    weights = {cls: r.weight_applied for cls, r in plan.items() if r.weight_applied is not None}
+    multipliers = {cls: r.multiplier for cls, r in plan.items() if r.multiplier is not None}
+    if use_plan and mp.capped:
+        for cls, r in present.items():
+            if r.multiplier is not None and r.multiplier < mp.uncapped[cls]:
+                findings.append(Finding(
+                    "warning", "multiplier_capped",
+                    f"{r.split}/{cls}: matching {majority} would take {mp.uncapped[cls]}× "
+                    f"augmentation; capped at {r.multiplier}× (max_multiplier), so {cls} stays "
+                    f"at {r.effective:,} effective clips vs {present[majority].effective:,} for "
+                    f"{majority}; "
+                    + ("the class weight carries the rest "
+                       f"({r.weight_applied:.2f})." if policy.rebalance == MULTIPLIERS and residual
+                       else "the class weight has to carry the rest."),
+                ))
+    return weights, multipliers, majority, mp.rule if use_plan else "base"
+
+
+def _balance_summary(plan: dict[str, Row], policy: DecisionPolicy, rule: str) -> dict[str, Any]:
+    """Shares of the valid and the effective counts (and of the weighted mass), per class."""
+    present = [r for r in plan.values() if r.valid > 0 and r.effective]
+    if len(present) < 2:
+        return {}
+    n_valid = sum(r.valid for r in present)
+    n_eff = sum(r.effective or 0 for r in present)
+    mass = {r.cls: (r.effective or 0) * (r.weight_applied or 1.0) for r in present}
+    n_mass = sum(mass.values())
+    return {
+        "rebalance": policy.rebalance,
+        "rule": rule,
+        "tolerance": policy.balance_tolerance,
+        "classes": {
+            r.cls: {
+                "valid": r.valid, "share_before": r.valid / n_valid,
+                "multiplier": r.multiplier, "effective": r.effective,
+                "share_after": (r.effective or 0) / n_eff,
+                "weight": r.weight_applied, "share_weighted": mass[r.cls] / n_mass,
+            }
+            for r in sorted(present, key=lambda r: r.cls)
+        },
+    }
+
+
+def _balance_finding(balance: dict[str, Any], basis: str) -> Finding:
+    """The plan's effect in one sentence: the counts before and after, so a user can check it."""
+    cls = balance["classes"]
+    before = " vs ".join(f"{c} {v['valid']:,} ({pct(v['share_before'])})" for c, v in cls.items())
+    after = " vs ".join(f"{c} {v['effective']:,} ({pct(v['share_after'])})" for c, v in cls.items())
+    mults = " / ".join(f"{v['multiplier']}×" for v in cls.values())
+    weights = " / ".join(f"{v['weight']:.2f}" for v in cls.values())
+    mode = balance["rebalance"]
+    if balance["rule"] == "near_balance":
+        tol = balance["tolerance"] * 100
+        return Finding(
+            "info", "balance_plan",
+            f"Balance ({basis}): {before} valid is within 50 % ± {tol:g} points, so every class "
+            f"keeps {next(iter(cls.values()))['multiplier']}× augmentation ({after} effective)"
+            + (" and weight 1.0." if all(v["weight"] == 1.0 for v in cls.values())
+               else f"; class weights {weights} ({mode})."),
+        )
+    if mode == MULTIPLIERS:
+        lever = ("the multipliers carry the rebalancing; class weights "
+                 + (f"{weights} (only the residual the capped multipliers could not reach)"
+                    if any(v["weight"] != 1.0 for v in cls.values()) else "stay 1.0")
+                 + ' (set rebalance = "weights" or "both" in --policy to change)')
+    elif mode == WEIGHTS:
+        lever = (f"the class weights {weights} carry the rebalancing; every class keeps "
+                 f"{mults.split(' / ')[0]} augmentation")
+    else:
+        lever = f"both levers: multipliers {mults} and class weights {weights}"
+    weighted = ""
+    if any(v["weight"] != 1.0 for v in cls.values()):
+        weighted = "; weighted loss mass " + " vs ".join(
+            f"{c} {pct(v['share_weighted'])}" for c, v in cls.items())
+    return Finding(
+        "info", "balance_plan",
+        f"Balance ({basis}): {before} valid; after {mults} augmentation: {after} effective"
+        f"{weighted} — {lever}.",
+    )
 
 
 def _edge_findings(rate: float, total: int, policy: DecisionPolicy, findings: list[Finding]) -> None:
@@ -587,11 +698,16 @@ def _recommend(band: str, rate: float, lost: int, total: int, plan: dict[str, Ro
     if present:
         train_txt = " + ".join(f"{r.valid:,} {r.cls}" for r in present)
         aug_txt = ", ".join(f"{r.cls} {r.multiplier}×" for r in present)
-        w_txt = ", ".join(f"{r.cls}={r.weight:.2f}" for r in present)
+        w_txt = ", ".join(f"{r.cls}={r.weight_applied:.2f}" for r in present)
+        same_aug = len({r.multiplier for r in present}) == 1
         b_steps = [
             f"Train with {train_txt} (after quarantining the corrupt clips).",
+            f"Augmentation: {present[0].multiplier}× for every class." if same_aug else
             f"Per-class augmentation: {aug_txt} (instead of {policy.augmentation_multiplier}× for all).",
-            f"Class weights: {w_txt}.",
+            f"Class weights: {w_txt}." if policy.rebalance != MULTIPLIERS else
+            f"Class weights: {w_txt} — the multipliers carry the rebalancing; the seed's "
+            f"majority/count weights ({', '.join(f'{r.cls}={r.weight:.2f}' for r in present)}) "
+            "on top would correct twice (`--rebalance both` applies them anyway).",
             "Write these into the training config: `nexara decide ROOT --write-config train.toml`.",
         ]
     else:

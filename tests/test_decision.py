@@ -55,7 +55,9 @@ def test_seed_numbers_come_out():
     assert (nv.total, nv.valid, nv.lost) == (10_850, 8_971, 1_879)
     assert f"{v.rate * 100:.1f}" == "63.3" and f"{nv.rate * 100:.1f}" == "17.3"
     assert round(v.weight, 2) == 2.22 and nv.weight == 1.0
-    assert d.class_weights == {"violent": 2.2216, "nonviolent": 1.0}
+    # The multipliers carry the rebalancing by default; the weights stay neutral (issue 12).
+    assert d.class_weights == {"violent": 1.0, "nonviolent": 1.0}
+    assert d.rebalance == "multipliers"
     assert (v.multiplier, nv.multiplier) == (5, 2)
     assert d.class_multipliers == {"violent": 5, "nonviolent": 2}
     assert (v.effective, nv.effective) == (20_190, 17_942)
@@ -98,9 +100,10 @@ def test_salvage_band_writes_the_seed_options():
     text_b = " ".join(b.steps)
     assert "4,038 violent + 8,971 nonviolent" in text_b
     assert "violent 5×" in text_b and "nonviolent 2×" in text_b and "violent=2.22" in text_b
+    assert "Class weights: violent=1.00, nonviolent=1.00 — the multipliers carry" in text_b
     assert "90 %" in b.risk
     # The weights are still from the TRAIN split, not train+val+test.
-    assert d.class_weights["violent"] == 2.2216
+    assert round(next(r for r in d.plan_rows() if r.cls == "violent").weight, 4) == 2.2216
     # 2,600 test clips measure 90 % to about ±1.2 points: no "too small" finding.
     assert "eval_too_small" not in codes(d)
 
@@ -139,7 +142,8 @@ def test_class_with_zero_valid_clips_gets_no_invented_weight():
     assert rows["violent"].weight is None and rows["violent"].multiplier is None
     assert rows["violent"].effective == 0 and rows["violent"].redownload == 10_000
     assert d.class_weights == {"nonviolent": 1.0}
-    assert d.class_multipliers == {"nonviolent": 2}
+    # One class left: nothing to balance against, so it keeps the base multiplier.
+    assert d.class_multipliers == {"nonviolent": 3}
     empty = next(f for f in d.findings if f.code == "class_empty")
     assert "train/violent: 0 valid clips of 300" in empty.message
     assert "no class weight" in empty.message.lower()
@@ -236,14 +240,17 @@ def test_written_toml_round_trips_into_the_loader(tmp_path):
     d = decide(seed_summary())
     path = write_config(tmp_path / "train.toml", d, root="/data/organized_dataset")
     cfg = load_config(path)
-    assert cfg.class_weights == {"violent": 2.2216, "nonviolent": 1.0}
+    assert cfg.class_weights == {"violent": 1.0, "nonviolent": 1.0}
     assert cfg.class_multipliers == {"violent": 5, "nonviolent": 2}
     assert (cfg.dropout_rate, cfg.augmentation_multiplier, cfg.focal_gamma) == (0.32, 3, 3.0)
     assert (cfg.batch_size, cfg.epochs, cfg.early_stopping_patience) == (96, 150, 30)
     assert cfg.positive_class == "violent" and cfg.include_damaged is True
     text = path.read_text()
     assert "dropout_rate = 0.32  # seed optimal config" in text
-    assert "violent = 2.2216  # 8,971 / 4,038" in text
+    assert "violent = 1.0  # neutral; majority/count would be 2.2216" in text
+    both = write_config(tmp_path / "both.toml", decide(seed_summary(), DecisionPolicy(rebalance="both")))
+    assert load_config(both).class_weights == {"violent": 2.2216, "nonviolent": 1.0}
+    assert "violent = 2.2216  # 8,971 / 4,038 = 2.2216" in both.read_text()
     assert "violent = 5  # 4,038 valid -> 20,190 effective" in text
     # A hand-edited file is never replaced silently.
     with pytest.raises(NexaraError, match="already exists"):
@@ -256,7 +263,7 @@ def test_toml_escaping_of_odd_class_names(tmp_path):
     d = decide(summary_of({("train", odd): Counts(ok=10), ("train", "calm"): Counts(ok=30)}))
     path = write_config(tmp_path / "t.toml", d, root='/data/with "quotes"\nand newline')
     cfg = load_config(path)
-    assert cfg.class_weights == {odd: 3.0, "calm": 1.0}
+    assert cfg.class_weights == {odd: 1.0, "calm": 1.0}
     assert cfg.class_multipliers == {odd: 6, "calm": 2}
     assert cfg.positive_class == odd  # 'violent' is not a class here: the minority is
     assert toml_string("a\u0001") == '"a\\u0001"'

@@ -14,13 +14,15 @@ import os
 import shutil
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
 import pytest
 
+from core.balance import imbalance, tolerance_ratio
 from core.demo import GroundTruth
 from core.errors import NexaraError
-from core.training.config import PRESETS, TrainConfig, apply_overrides, apply_preset
+from core.training.config import PRESETS, TrainConfig, apply_overrides, apply_preset, load_config
 from tests.training_fixtures import REPO
 
 STEPS = ["restore", "scan", "decide", "quarantine", "train", "evaluate", "total"]
@@ -58,6 +60,18 @@ def test_make_demo_pipeline_learns_and_can_be_run_again(tmp_path):
     gt = GroundTruth.load(demo_dir)
     unusable = {rel for rel, e in gt.files.items() if not e.usable}
     assert unusable and _quarantined(demo_dir) == unusable
+
+    # decide's config balances the demo's train split, never unbalances it (issue 12): the
+    # effective counts (valid x multiplier) are at least as even as the valid counts, and a
+    # split within 50 % ± 5 points keeps one multiplier for every class and weights of 1.0.
+    valid = Counter(rel.split("/")[1] for rel, e in gt.files.items()
+                    if e.usable and rel.startswith("train/"))
+    cfg = load_config(work / "demo_train.toml")
+    eff = {c: n * cfg.class_multipliers[c] for c, n in valid.items()}
+    assert imbalance(eff) <= imbalance(dict(valid)), (valid, cfg.class_multipliers)
+    if imbalance(dict(valid)) <= tolerance_ratio(0.05):
+        assert set(cfg.class_multipliers.values()) == {cfg.augmentation_multiplier}
+        assert set(cfg.class_weights.values()) == {1.0}
 
     # The run used the demo preset on top of decide's config (its class weights kept).
     run = work / "demo_run"

@@ -10,6 +10,7 @@ runs the command (a client option: with `--host` the file lands locally).
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -57,6 +58,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--policy", metavar="TOML",
                    help="thresholds from a TOML file (flat keys or a [decision] table)")
     p.add_argument("--positive-class", metavar="NAME", help="the class to detect (default violent)")
+    p.add_argument("--rebalance", choices=("multipliers", "weights", "both"),
+                   help="which lever evens out the classes: augmentation multipliers (default; "
+                   "class weights stay 1.0), class weights (every class keeps the base "
+                   "multiplier), or both (the seed's Option B, which double-corrects)")
+    p.add_argument("--balance-tolerance", type=float, metavar="PCT",
+                   help="effective shares within 50 %% ± this many points count as balanced "
+                   "(default 5)")
     for flag, key, hlp in _PCT_FLAGS:
         p.add_argument(flag, dest=key, type=float, metavar="PCT", help=hlp)
     for flag, key, hlp in _INT_FLAGS:
@@ -74,7 +82,7 @@ def policy_from_args(args: argparse.Namespace) -> Any:
     for _, key, _ in _PCT_FLAGS:
         v = getattr(args, key, None)
         if v is not None:
-            if not 0 <= v <= 100:
+            if not (math.isfinite(v) and 0 <= v <= 100):
                 raise NexaraError(f"--{key.replace('_', '-')}: expected a percentage 0-100, got {v:g}")
             data[key] = v / 100
     for _, key, _ in _INT_FLAGS:
@@ -83,6 +91,13 @@ def policy_from_args(args: argparse.Namespace) -> Any:
             data[key] = v
     if getattr(args, "positive_class", None):
         data["positive_class"] = args.positive_class
+    if getattr(args, "rebalance", None):
+        data["rebalance"] = args.rebalance
+    tol = getattr(args, "balance_tolerance", None)
+    if tol is not None:
+        if not (math.isfinite(tol) and 0 <= tol < 50):
+            raise NexaraError(f"--balance-tolerance: expected points in [0, 50), got {tol:g}")
+        data["balance_tolerance"] = tol / 100
     if getattr(args, "count_damaged_as_lost", False):
         data["damaged_is_lost"] = True
     return DecisionPolicy.from_dict(data)
@@ -177,9 +192,7 @@ def print_decision(console: Any, d: Any) -> None:
     bal = ", ".join(f"{r.cls} {r.weight_balanced:.2f}" for r in d.plan_rows()
                     if r.weight_balanced is not None)
     t = Table(title=f"Per class — plan from the {d.basis} split", header_style="bold",
-              box=box.SIMPLE_HEAD,
-              caption="weight: majority 1.0, others majority/count"
-              + (f"; sklearn 'balanced': {bal}" if bal else ""))
+              box=box.SIMPLE_HEAD, caption=weight_caption(d) + (f"; sklearn 'balanced': {bal}" if bal else ""))
     for col in ("split/class", "valid", "lost", "rate", "weight", "mult", "effective", "re-dl"):
         t.add_column(col, justify="left" if col == "split/class" else "right", no_wrap=True)
     alarm = d.policy.get("class_alarm", 0.4)
@@ -189,7 +202,7 @@ def print_decision(console: Any, d: Any) -> None:
         t.add_row(
             f"{r.split}/{r.cls}", f"{r.valid:,}", f"{r.lost:,}",
             Text(f"{r.rate * 100:.1f}%", style="bold red" if r.rate > alarm else ""),
-            f"{r.weight:.2f}" if r.weight is not None else dash,
+            f"{r.weight_applied:.2f}" if r.weight_applied is not None else dash,
             f"{r.multiplier}×" if r.multiplier is not None else dash,
             f"{r.effective:,}" if r.effective is not None else "",
             f"{r.redownload:,}" if r.redownload is not None else "",
@@ -221,3 +234,12 @@ def print_decision(console: Any, d: Any) -> None:
             line = Text(f"  {f.severity.upper():8} ", style=_SEVERITY_STYLE.get(f.severity, ""))
             line.append(f.message)
             console.print(line)
+
+
+def weight_caption(d: Any) -> str:
+    """What the weight column holds under the decision's rebalance policy (CLI and TUI)."""
+    if d.rebalance == "multipliers":
+        return "weight: 1.0 — the multipliers carry the rebalancing (residual only where capped)"
+    if d.rebalance == "weights":
+        return "weight: majority 1.0, others majority/count; every class keeps the base multiplier"
+    return "weight: majority 1.0, others majority/count, on top of the multipliers (double-corrects)"

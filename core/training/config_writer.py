@@ -96,6 +96,25 @@ def _comment(text: str) -> str:
     return " ".join(text.split())
 
 
+# What each table means under each `rebalance` policy (core.decision.DecisionPolicy).
+_WEIGHTS_HEAD = {
+    "multipliers": "the multipliers carry the rebalancing, so every weight is 1.0 except a residual "
+                   "a capped multiplier could not reach (rebalance = \"multipliers\")",
+    "weights": "the weights carry the rebalancing: majority class 1.0, each other class = majority "
+               "count / its count (rebalance = \"weights\")",
+    "both": "seed Option B: majority class 1.0, each other class = majority count / its count, on top "
+            "of the multipliers (rebalance = \"both\": double-corrects)",
+}
+_MULTIPLIERS_HEAD = {
+    "multipliers": "augmentation views per clip, chosen so the effective counts are within the "
+                   "balance tolerance of even (near balance: augmentation_multiplier for all)",
+    "weights": "augmentation views per clip: augmentation_multiplier for every class (the weights "
+               "rebalance)",
+    "both": "augmentation views per clip, chosen so the effective counts are within the balance "
+            "tolerance of even (near balance: augmentation_multiplier for all)",
+}
+
+
 def config_from_decision(decision: Decision, root: str | None = None) -> tuple[TrainConfig, dict[str, str]]:
     """The TrainConfig a decision implies, and a comment per key saying why."""
     cfg = TrainConfig()
@@ -153,25 +172,31 @@ def render_config(decision: Decision, root: str | None = None) -> str:
 
     # Tables after every plain key (TOML requires it).
     tables.append("")
-    tables.append("[class_weights]  # majority class 1.0, each other class = majority count / its count")
+    mode = decision.rebalance
+    tables.append("[class_weights]  # " + _comment(_WEIGHTS_HEAD.get(mode, "")))
     if not cfg.class_weights:
         tables.append("# (none: no class has a valid clip; training would use 1.0 for every class)")
     for cls, w in cfg.class_weights.items():
         r = plan[cls]
-        src = ("majority class" if cls == majority
-               else f"{plan[majority].valid:,} / {r.valid:,}" if majority else "")
+        ratio = ("majority class" if cls == majority
+                 else f"{plan[majority].valid:,} / {r.valid:,} = {r.weight:.4f}" if majority and r.weight
+                 else "")
+        src = ratio if mode != "multipliers" else (
+            f"residual the capped multipliers left (majority/count would be {r.weight:.4f})"
+            if w != 1.0 and r.weight else
+            f"neutral; majority/count would be {r.weight:.4f}" if r.weight and cls != majority
+            else "majority class")
         bal = f"; sklearn 'balanced' would be {r.weight_balanced:.3f}" if r.weight_balanced else ""
         tables.append(f"{toml_key(cls)} = {toml_value(float(w))}  # {_comment(src + bal)}")
     for cls in plan:
         if cls not in cfg.class_weights:
             tables.append(f"# {_comment(cls)}: 0 valid clips, no weight invented")
     tables.append("")
-    tables.append("[class_multipliers]  # augmentation views per clip: majority keeps "
-                  "augmentation_multiplier - 1 (at least 1); others ceil(that x majority / count)")
+    tables.append("[class_multipliers]  # " + _comment(_MULTIPLIERS_HEAD.get(mode, "")))
     for cls, m in cfg.class_multipliers.items():
         r = plan[cls]
-        cap = (f", capped from {r.multiplier_uncapped}" if r.multiplier_uncapped
-               and r.multiplier_uncapped != m else "")
+        cap = (f", capped from {r.multiplier_uncapped}" if mode != "weights" and r.multiplier_uncapped
+               and r.multiplier_uncapped > m else "")
         tables.append(f"{toml_key(cls)} = {m}  # {r.valid:,} valid -> {r.effective:,} effective{cap}")
     tables.append("")
     tables.append("[gate_recall]  # per-class recall the deployment gate requires (seed: violent 88-90 %, "

@@ -226,7 +226,7 @@ class DecisionScreen(Screen):
             style = "" if plan else "dim"
             cells = [
                 f"{r.split}/{r.cls}", f"{r.valid:,}", f"{r.lost:,}", pct(r.rate),
-                f"{r.weight:.2f}" if r.weight is not None else dash,
+                f"{r.weight_applied:.2f}" if r.weight_applied is not None else dash,
                 f"{r.weight_balanced:.2f}" if r.weight_balanced is not None else dash,
                 f"{r.multiplier}×" if r.multiplier is not None else dash,
                 f"{r.effective:,}" if r.effective is not None else "",

@@ -40,8 +40,8 @@ def assert_screen_matches(screen: DecisionScreen, d: dict) -> None:
         cells = screen.row_cells(f"{r['split']}/{r['class']}")
         assert cells[1] == f"{r['valid']:,}" and cells[2] == f"{r['lost']:,}"
         assert cells[3] == f"{r['rate'] * 100:.1f} %"
-        if r["weight"] is not None:
-            assert cells[4] == f"{r['weight']:.2f}"
+        if r["weight_applied"] is not None:
+            assert cells[4] == f"{r['weight_applied']:.2f}"
             assert cells[6] == f"{r['multiplier']}×"
             assert cells[7] == f"{r['effective']:,}" and cells[8] == f"{r['redownload']:,}"
 
