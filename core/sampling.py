@@ -131,6 +131,7 @@ class PacketLog:
     times: list[float] = field(default_factory=list)  # every video packet's pts (or dts), seconds
     keyframes: list[float] = field(default_factory=list)
     ends: float | None = None  # end of the last video packet
+    intact_end: float | None = None  # end of the last video packet the demuxer read whole
     other_end: float | None = None  # end of the last packet of any other stream
     packets: int = 0
     corrupt_packets: int = 0  # flagged corrupt by the demuxer (a partial read)
@@ -150,6 +151,8 @@ class PacketLog:
         end = t + (packet.duration or 0) * tb
         if self.ends is None or end > self.ends:
             self.ends = end
+        if not packet.is_corrupt and (self.intact_end is None or end > self.intact_end):
+            self.intact_end = end
 
     def add_other(self, packet: Any) -> None:
         ts = packet.pts if packet.pts is not None else packet.dts
