@@ -24,8 +24,6 @@ import sys
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-import pytest
-
 CASES_PER_SOURCE = 72  # 504 cases
 SEED0 = 20_000
 SOURCES: dict[str, dict] = {

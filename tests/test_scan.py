@@ -79,7 +79,7 @@ def test_verdicts_match_ground_truth_then_rescan_is_free(demo: Path) -> None:
     evs = _events(scan(demo, level="standard", workers=2))
     start = evs["start"][0]
     assert start["total"] == len(truth) + 1 and start["cached"] == 0
-    assert {"path": GROUND_TRUTH_NAME, "reason": "not a video by name"} in start["skipped"]
+    assert {"path": GROUND_TRUTH_NAME, "reason": "not a video (text or document, by name)"} in start["skipped"]
     files = {e["result"]["path"]: e["result"] for e in evs["file"]}
     assert not any(p.startswith("corrupted_videos") for p in files)  # the quarantine is not scanned
     for rel, allowed in truth.items():
