@@ -510,7 +510,7 @@ def _decide(base: FileResult, probe: _Probe, head: bytes, th: Thresholds) -> Fil
             reasons.add("no_frames")
         elif usability.reason:
             reasons.add(usability.reason)
-            what = "one picture" if usability.reason == "still_image" else f"{usability.distinct} pictures"
+            what = "one picture" if usability.reason == "still_image" else f"{tl.pictures} pictures"
             notes.append(f"nexara: {what} over {usability.duration:.2f} s — not a clip "
                          f"(needs {th.min_frames} pictures over {th.min_duration_s:g} s)")
         if tail_missing or deficit:

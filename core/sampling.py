@@ -118,6 +118,7 @@ class Timeline:
     declared_frames: int = 0  # the header's frame count, 0 where the container keeps none
     packets: int = 0  # video packets the demuxer returned
     packets_end: float = 0.0  # end of the last video packet
+    pictures: int = 0  # distinct video packet timestamps: the pictures the stream holds
 
     @property
     def duration(self) -> float:
@@ -251,7 +252,8 @@ def timeline(container: Any, stream: Any, log: PacketLog) -> Timeline:
         end, evidence = packets_end, "packets"
     if end - start < fi:
         end = start + fi  # a single picture spans one frame interval
-    return Timeline(start, end, fi, evidence, declared_frames, log.packets, packets_end)
+    pictures = len(set(round(t, 6) for t in log.times))
+    return Timeline(start, end, fi, evidence, declared_frames, log.packets, packets_end, pictures)
 
 
 # ----------------------------------------------------------------------------
@@ -269,11 +271,12 @@ class Usability:
     coverage: float  # share of the time line covered by real pictures, holes subtracted
     distinct: int  # distinct real pictures
     duration: float
-    reason: str | None = None  # "still_image" / "too_short": no motion, whatever the positions say
+    reason: str | None = None  # "still_image" / "too_short": the stream itself cannot show motion
+    min_frames: int = 2
 
     @property
     def usable(self) -> bool:
-        return self.reason is None and self.served >= self.needed
+        return self.reason is None and self.served >= self.needed and self.distinct >= self.min_frames
 
 
 def position_times(tl: Timeline, n: int) -> list[float]:
@@ -330,13 +333,17 @@ def assess(real_times: list[float], tl: Timeline, th: Thresholds = DEFAULT_THRES
     times = sorted(set(round(t, 6) for t in real_times))
     positions = position_times(tl, n)
     served = sum(t is not None for t in served_positions(times, positions, tolerance(tl, n, th)))
+    # Motion is a property of the stream (what it holds), not of the damage: a destroyed
+    # clip is not a "still image". Too few real pictures still fails usability below.
     reason = None
-    if len(times) == 1:
+    pictures = max(tl.pictures, len(times))
+    if pictures == 1:
         reason = "still_image"
-    elif times and (len(times) < th.min_frames or tl.duration < th.min_duration_s):
+    elif pictures and (pictures < th.min_frames or tl.duration < th.min_duration_s):
         reason = "too_short"
     needed = math.ceil(th.min_served_share * n - 1e-9)
-    return Usability(n, served, needed, coverage(times, tl), len(times), tl.duration, reason)
+    return Usability(n, served, needed, coverage(times, tl), len(times), tl.duration, reason,
+                     max(2, th.min_frames))
 
 
 # ----------------------------------------------------------------------------
