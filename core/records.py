@@ -46,7 +46,7 @@ class FileResult:
     frames_expected: int | None = None
     packets_failed: int = 0
     duration_s: float | None = None  # declared by the container
-    decoded_s: float | None = None  # timestamp of the last decoded frame
+    decoded_s: float | None = None  # end of the last real picture, from the time line's start
     size: int = 0
     mtime_ns: int = 0
     seconds: float = 0.0  # wall time spent checking
@@ -56,6 +56,10 @@ class FileResult:
     width: int | None = None
     height: int | None = None
     fps: float | None = None
+    coverage: float | None = None  # share of the video time line covered by real pictures
+    positions_served: int | None = None  # of `positions`, how many got a real picture (core.sampling)
+    positions: int | None = None
+    measured: str | None = None  # the level that measured it ("full" when standard measured fully)
 
     @property
     def usable(self) -> bool:

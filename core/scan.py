@@ -107,12 +107,15 @@ def scan(
     timeout: TimeoutPolicy | float | None = None,
     checker: CheckerSpec | None = None,
     executor: Executor | None = None,
+    follow_symlinks: bool = False,
 ) -> Iterator[dict[str, Any]]:
-    """Scan ROOT at `level`, yielding events; raises NexaraError for bad input."""
+    """Scan ROOT at `level`, yielding events; raises NexaraError for bad input.
+
+    Directory symlinks out of ROOT are skipped (and listed) unless `follow_symlinks`."""
     if level not in LEVELS:
         raise NexaraError(f"--level {level}: expected one of {', '.join(LEVELS)}")
     try:
-        listing = discover(Path(root))
+        listing = discover(Path(root), follow_symlinks=follow_symlinks)
     except DatasetError as exc:
         raise NexaraError(str(exc)) from exc
     root = listing.root

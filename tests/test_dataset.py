@@ -30,8 +30,8 @@ def test_seed_layout_quarantine_and_non_videos(tmp_path: Path) -> None:
     assert listing.splits == ["train", "val", "test"]
     assert listing.classes == ["nonviolent", "violent"]
     assert {(s.rel, s.reason) for s in listing.skipped} == {
-        ("ground_truth.json", "not a video by name"),
-        ("train/violent/notes.txt", "not a video by name"),
+        ("ground_truth.json", "not a video (text or document, by name)"),
+        ("train/violent/notes.txt", "not a video (text or document, by name)"),
     }
     assert listing.notes == []
     v = next(v for v in listing.videos if v.rel == "val/violent/violent_1.MP4")
@@ -91,3 +91,47 @@ def test_bad_roots(tmp_path: Path) -> None:
     empty = tmp_path / "empty"
     empty.mkdir()
     assert discover(empty).notes == [f"{empty}: no video files found"]
+
+
+def test_directory_symlinks_out_of_root_are_skipped_unless_asked(tmp_path: Path) -> None:
+    """Issue 11 #13: a symlink to / walked the whole machine. By default the walk stays in ROOT."""
+    outside = tmp_path / "elsewhere"
+    _touch(outside / "deep" / "far.mp4")
+    root = tmp_path / "ds"
+    _touch(root / "train" / "violent" / "a.mp4")
+    os.symlink(outside, root / "train" / "violent" / "pool")
+    os.symlink(root / "train" / "violent", root / "zz_inside")  # a link within ROOT stays allowed
+    listing = discover(root)
+    assert [v.rel for v in listing.videos] == ["train/violent/a.mp4"]
+    reasons = {s.rel: s.reason for s in listing.skipped}
+    assert reasons["train/violent/pool"].startswith("directory symlink out of ROOT")
+    assert str(outside) in reasons["train/violent/pool"] and "--follow-symlinks" in reasons["train/violent/pool"]
+    assert reasons["zz_inside"].startswith("symlink loop")  # within ROOT: followed, and already visited
+    followed = discover(root, follow_symlinks=True)
+    assert [v.rel for v in followed.videos] == ["train/violent/a.mp4", "train/violent/pool/deep/far.mp4"]
+
+
+def test_files_are_recognised_by_content_not_name(tmp_path: Path) -> None:
+    """Issue 10: .vob/.asf/.ogg are videos FFmpeg decodes; a name without a video extension is probed."""
+    from core.demo import write_clip
+
+    root = tmp_path / "ds"
+    clip = write_clip(tmp_path / "src.mp4", seconds=0.5)
+    for name in ("a.vob", "b.asf", "c.ogg", "d.m1v", "e.rm", "f.swf"):
+        _touch(root / "train" / "violent" / name, b"x")  # by name: scanned (and judged by the check)
+    _touch(root / "train" / "violent" / "no_extension", clip.read_bytes())
+    _touch(root / "train" / "violent" / "clip.download", clip.read_bytes())
+    _touch(root / "train" / "violent" / "labels.dat", b"violent,1\nnonviolent,0\n")
+    _touch(root / "train" / "violent" / "thumb.bin", b"\x89PNG\r\n\x1a\n" + bytes(60))
+    _touch(root / "train" / "violent" / "blob.bin", bytes(range(256)))
+    _touch(root / "train" / "violent" / "cover.jpg", b"\xff\xd8\xff")
+    listing = discover(root)
+    names = {v.rel.rsplit("/", 1)[1] for v in listing.videos}
+    assert names == {"a.vob", "b.asf", "c.ogg", "d.m1v", "e.rm", "f.swf", "no_extension", "clip.download"}
+    reasons = {s.rel.rsplit("/", 1)[1]: s.reason for s in listing.skipped}
+    assert reasons == {
+        "labels.dat": "not a video (text)",
+        "thumb.bin": "not a video (an image)",
+        "blob.bin": "not a video (no media container header)",
+        "cover.jpg": "not a video (an image, by name)",
+    }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import random
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from core.cli import main
 from core.demo import (
     DAMAGE_KINDS,
     GROUND_TRUTH_NAME,
+    MARKER_NAME,
     GroundTruth,
     apply_damage,
     make_damaged,
@@ -29,7 +31,8 @@ def test_demo_layout_and_ground_truth(demo_dataset):
     for split in ("train", "val", "test"):
         for label in ("violent", "nonviolent"):
             assert (root / split / label).is_dir()
-    on_disk = {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()} - {GROUND_TRUTH_NAME}
+    on_disk = {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()} - {
+        GROUND_TRUTH_NAME, MARKER_NAME}
     assert on_disk == set(gt.files)
     assert {e.damage for e in gt.files.values()} == set(DAMAGE_KINDS)
     raw = json.loads((root / GROUND_TRUTH_NAME).read_text(encoding="utf-8"))
@@ -160,3 +163,91 @@ def test_cli_demo_verify_agrees_with_ground_truth(demo_dataset, capsys):
     out = capsys.readouterr().out
     n = len(demo_dataset.ground_truth.files)
     assert f"{n}/{n} files agree with the ground truth at standard" in out
+
+
+def test_demo_make_deletes_only_what_it_wrote(tmp_path, capsys):
+    """Issue 11 #3: a rerun deleted whatever DIR/ground_truth.json named, `../victim.txt` and
+    absolute paths included. Now only files the marker lists, inside DIR, unchanged since written."""
+    from core.demo import MARKER_NAME
+
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me", encoding="utf-8")
+    absolute = tmp_path / "abs.txt"
+    absolute.write_text("keep me too", encoding="utf-8")
+    # The old attack: a ground truth naming files outside DIR, and no marker: refused outright.
+    out = tmp_path / "demo"
+    out.mkdir()
+    (out / GROUND_TRUTH_NAME).write_text(json.dumps({"version": 1, "files": {
+        "../victim.txt": {"damage": "clean", "usable": True, "expected_verdicts": ["ok"], "expected_reasons": []},
+        str(absolute): {"damage": "clean", "usable": True, "expected_verdicts": ["ok"], "expected_reasons": []},
+    }}), encoding="utf-8")
+    assert main(["demo", "make", str(out), "--clips-per-class", "1", "--kinds", "none"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "not a Nexara demo" in err[0]
+    assert victim.read_text(encoding="utf-8") == "keep me" and absolute.exists()
+
+    # A real demo, then a forged marker that names outside files, a symlink, and a file the
+    # user changed: a rerun removes none of them.
+    real = tmp_path / "real"
+    make_demo(real, clips_per_class=1, kinds=[])
+    marker = json.loads((real / MARKER_NAME).read_text(encoding="utf-8"))
+    mine = next(rel for rel in marker["files"] if rel.endswith(".mp4"))
+    (real / mine).write_bytes(b"the user's own edit")
+    os.symlink(victim, real / "train" / "violent" / "link.mp4")
+    for name, p in (("../victim.txt", victim), (str(absolute), absolute),
+                    ("train/violent/link.mp4", real / "train" / "violent" / "link.mp4")):
+        st = p.stat()
+        marker["files"][name] = [st.st_size, st.st_mtime_ns]
+    (real / MARKER_NAME).write_text(json.dumps(marker), encoding="utf-8")
+    (real / "train" / "violent" / "notes.txt").write_text("user notes", encoding="utf-8")
+    make_demo(real, clips_per_class=1, kinds=[])
+    assert victim.read_text(encoding="utf-8") == "keep me" and absolute.exists()
+    assert (real / "train" / "violent" / "link.mp4").is_symlink()
+    assert (real / "train" / "violent" / "notes.txt").read_text(encoding="utf-8") == "user notes"
+    assert (real / mine).exists()  # changed by the user: not the generator's any more, kept (then rewritten)
+
+
+@pytest.mark.parametrize("content", [
+    "[1, 2]", "null", "\"text\"", "{\"files\": []}", "{\"files\": {\"a.mp4\": 1}}",
+    "{\"files\": {\"a.mp4\": {\"damage\": 3, \"usable\": true, \"expected_verdicts\": [], \"expected_reasons\": []}}}",
+    "{\"files\": {\"a.mp4\": {\"damage\": \"clean\"}}}",
+    "{\"files\": {\"a.mp4\": {\"damage\": \"clean\", \"usable\": true, \"expected_verdicts\": [1],"
+    " \"expected_reasons\": []}}}",
+    "{\"version\": \"one\", \"files\": {}}",
+    "{\"files\": {\"a.mp4\": {\"damage\": \"clean\", \"usable\": true, \"expected_verdicts\": [],"
+    " \"expected_reasons\": [], \"extra\": 1}}}",
+    "{not json",
+])
+def test_wrong_shaped_ground_truth_is_one_line(tmp_path, capsys, content):
+    """Issue 11 #11: `demo verify` on a wrong-shaped ground_truth.json printed a traceback."""
+    (tmp_path / GROUND_TRUTH_NAME).write_text(content, encoding="utf-8")
+    assert main(["demo", "verify", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and GROUND_TRUTH_NAME in err[0] and "Traceback" not in err[0], err
+
+
+@pytest.mark.parametrize("content", ["[1]", "{\"nexara_demo\": 1, \"files\": {\"a\": \"x\"}}", "{bad"])
+def test_wrong_shaped_marker_is_one_line(tmp_path, capsys, content):
+    from core.demo import MARKER_NAME
+
+    (tmp_path / MARKER_NAME).write_text(content, encoding="utf-8")
+    assert main(["demo", "make", str(tmp_path), "--kinds", "none", "--clips-per-class", "1"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and MARKER_NAME in err[0], err
+
+
+def test_every_new_shape_is_what_its_ground_truth_says(tmp_path):
+    """The shapes added for measured verdicts, each checked at standard and full and by the sampler."""
+    from core.demo.damage import _base_spec
+    from core.demo.synth import CONTAINERS
+    from core.integrity import check_path
+    from core.sampling import DEFAULT_THRESHOLDS
+
+    for kind in ("still_image", "single_frame", "cover_art_only", "zero_filled_middle", "preallocated",
+                 "hevc_dropped_refs", "avi_lost_index", "ts_packet_loss", "audio_outlasts_video"):
+        dk = DAMAGE_KINDS[kind]
+        p = make_damaged(tmp_path / f"{kind}{CONTAINERS[_base_spec(kind)['container']][0]}", kind, seed=3)
+        for level in ("standard", "full"):
+            r = check_path(p, level)
+            assert r.verdict.value in dk.verdicts and set(dk.reasons) <= set(r.reasons), (kind, level, r.reasons)
+        assert sample_frames(p, DEFAULT_THRESHOLDS.positions).usable == dk.usable, kind

@@ -76,7 +76,7 @@ def test_truncation_is_measured_against_the_declared_duration(damaged):
 
 
 def test_thresholds_are_configurable(damaged):
-    lenient = Thresholds(min_coverage_usable=0.3)
+    lenient = Thresholds(min_served_share=0.3)
     assert check_path(damaged["truncated_faststart"], "full").verdict is Verdict.CORRUPT
     assert check_path(damaged["truncated_faststart"], "full", lenient).verdict is Verdict.DAMAGED
     capped = check_path(damaged["bitflip_stream"], "full", Thresholds(max_messages=2))

@@ -104,3 +104,56 @@ def test_preview_command_sends_small_frames_and_refuses_escapes(demo_dataset, ca
     assert "outside" in capsys.readouterr().err
     assert main(["preview", str(demo_dataset.root), "train/violent/nope.mp4"]) == 2
     assert "no such file" in capsys.readouterr().err
+
+
+def test_usable_means_preview_and_extract_get_real_frames(demo_dataset):
+    """Issue 10's promise, on every demo damage kind: whatever the scan calls usable, the
+    trainer's sampler, `extract` (clip_frames) and `preview` get real pictures from."""
+    import json
+
+    from core.cli import main
+    from core.sampling import DEFAULT_THRESHOLDS
+    from core.training.frames import clip_frames
+
+    gt = demo_dataset.ground_truth.files
+    kinds_seen = set()
+    for v in discover(demo_dataset.root).videos:
+        path = demo_dataset.root / v.rel
+        for level in ("standard", "full"):
+            r = check_file(demo_dataset.root, v, level)
+            if not r.usable:
+                continue
+            kinds_seen.add(gt[v.rel].damage)
+            s = sample_frames(path, DEFAULT_THRESHOLDS.positions, size=(24, 24))
+            assert s.usable and s.found >= DEFAULT_THRESHOLDS.min_served, (v.rel, level, r.reasons, s.found)
+            frames = clip_frames(path, 10, 32, oversample=3)
+            assert frames is not None and frames.shape == (30, 32, 32, 3), v.rel
+            assert float(frames.std()) > 1.0  # real pictures, not a blank fill
+    assert kinds_seen == {k for k, e in ((e.damage, e) for e in gt.values()) if e.usable}
+    rel = next(r for r, e in gt.items() if e.damage == "ts_packet_loss")
+    import contextlib
+    import io
+
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        assert main(["preview", str(demo_dataset.root), rel, "--frames", "8", "--json"]) == 0
+    ev = json.loads(buf.getvalue().strip().splitlines()[-1])
+    assert sum(not f.get("missing") for f in ev["frames"]) >= 7
+
+
+def test_sampler_reaches_positions_in_mpegts_and_skips_failing_packets(tmp_path):
+    """Issue 10 #1: 12/16 positions on an intact MPEG-TS before; 0 frames after the first bad packet."""
+    from core.demo import CONTAINERS
+
+    p = write_clip(tmp_path / f"c{CONTAINERS['ts'][0]}", "violent", container="ts", codec="h264",
+                   seconds=3.0, seed=4)
+    s = sample_frames(p, 16)
+    assert s.found == 16 and s.usable
+    # A zeroed stretch mid-clip: the packets there fail, the sampler goes on past them.
+    data = bytearray(p.read_bytes())
+    a = len(data) // 2
+    data[a:a + 188 * 12] = bytes(188 * 12)
+    q = tmp_path / "z.ts"
+    q.write_bytes(bytes(data))
+    z = sample_frames(q, 16)
+    assert z.found >= 12 and z.frames[-1] is not None and z.error is None

@@ -79,7 +79,7 @@ def test_verdicts_match_ground_truth_then_rescan_is_free(demo: Path) -> None:
     evs = _events(scan(demo, level="standard", workers=2))
     start = evs["start"][0]
     assert start["total"] == len(truth) + 1 and start["cached"] == 0
-    assert {"path": GROUND_TRUTH_NAME, "reason": "not a video by name"} in start["skipped"]
+    assert {"path": GROUND_TRUTH_NAME, "reason": "not a video (text or document, by name)"} in start["skipped"]
     files = {e["result"]["path"]: e["result"] for e in evs["file"]}
     assert not any(p.startswith("corrupted_videos") for p in files)  # the quarantine is not scanned
     for rel, allowed in truth.items():
@@ -293,6 +293,15 @@ def test_cli_report_csv_text_and_results(demo: Path, tmp_path: Path,
     assert evs["summary"][0]["summary"]["overall"] == o  # filters never change the summary
     rc, evs = _cli_json(["results", str(demo), "--reason", "empty_file"], capsys)
     assert all("empty_file" in e["result"]["reasons"] for e in evs["file"]) and evs["file"]
+    # The new fatal reasons are filters like any other (issue 10): the still image and the
+    # single-frame video of the demo, and nothing else.
+    gt = json.loads((demo / GROUND_TRUTH_NAME).read_text(encoding="utf-8"))["files"]
+    stills = sorted(rel for rel, e in gt.items() if e["damage"] in ("still_image", "single_frame"))
+    rc, evs = _cli_json(["results", str(demo), "--reason", "still_image"], capsys)
+    assert rc == 0 and sorted(e["result"]["path"] for e in evs["file"]) == stills
+    assert main(["results", str(demo), "--reason", "still_image"]) == 0
+    text = capsys.readouterr().out
+    assert all(repr(rel)[1:-1] in text for rel in stills) and "still_image" in text
 
 
 def test_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -68,7 +68,7 @@ def test_remote_scan_gives_the_same_report_as_local(demo_dataset, cli_env, tmp_p
                          capture_output=True, text=True, timeout=180)
     assert loc.returncode == r.returncode, loc.stderr
     assert _files(remote_rep) == _files(local_rep)
-    assert len(_files(local_rep)) == 30
+    assert len(_files(local_rep)) == len(demo_dataset.ground_truth.files)  # every demo file (39 since issue 10 added shapes)
     assert json.loads(remote_rep.read_text())["summary"] == json.loads(local_rep.read_text())["summary"]
 
 
@@ -84,7 +84,7 @@ def test_job_survives_a_killed_connection_and_reattaches_exactly_once(host, sshd
     assert "reconnecting" in host.states and host.states[-1] == "connected"
     paths = [ev["result"]["path"] if "result" in ev else ev.get("path") for ev in seen
              if ev["type"] == "file"]
-    assert len(paths) == len(set(paths)) == 30
+    assert len(paths) == len(set(paths)) == len(demo_dataset.ground_truth.files)
     assert [ev["type"] for ev in seen].count("job_end") == 1 and seen[-1]["status"] == "finished"
     assert offsets == sorted(set(offsets))  # strictly increasing: nothing repeated
     # What we received is exactly the job's log, byte for byte.
