@@ -38,6 +38,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="hard limit per file in seconds, plus 15 s per 100 MB (default 60)")
     p.add_argument("--report", metavar="FILE.json", help="write a JSON report of every file")
     p.add_argument("--csv", metavar="FILE", help="write one CSV row per file")
+    p.add_argument("--sources", metavar="MANIFEST.csv",
+                   help="where clips came from: a CSV of path,url (paths relative to ROOT); "
+                   "yt-dlp .info.json sidecars and [id] names are read without it")
     # A different checker, as 'module:function' (tests, experiments); hidden from --help.
     p.add_argument("--checker", metavar="MODULE:FUNC", help=argparse.SUPPRESS)
     add_common(p)
@@ -53,7 +56,7 @@ def events(args: argparse.Namespace) -> Iterator[dict[str, Any]]:
         raise NexaraError(f"--timeout {args.timeout}: must be positive")
     yield from scan(
         Path(args.root), level=args.level, workers=args.workers, timeout=args.timeout,
-        checker=getattr(args, "checker", None),
+        checker=getattr(args, "checker", None), sources=getattr(args, "sources", None),
     )
 
 
