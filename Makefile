@@ -18,7 +18,7 @@ DEMO_TIMES = $(DEMO_WORK)/demo_times.txt
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[train,dev]'
+	$(PY) -m pip install -q -e '.[train,redownload,dev]'
 	touch $(STAMP)
 
 setup: $(STAMP)

@@ -35,7 +35,7 @@ from core.events import emit, event, raise_on_error
 
 COMMAND_MODULES = (
     "demo", "scan", "results", "preview", "decide", "quarantine", "restore",
-    "extract", "train", "evaluate", "monitor", "job", "remote", "tui",
+    "extract", "train", "evaluate", "monitor", "job", "remote", "tui", "redownload",
 )
 
 

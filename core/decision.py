@@ -216,6 +216,9 @@ class Decision:
     findings: list[Finding] = field(default_factory=list)
     rebalance: str = MULTIPLIERS  # which lever carries the rebalancing (DecisionPolicy.rebalance)
     balance: dict[str, Any] = field(default_factory=dict)  # before/after shares; see _balance_finding
+    # class -> {lost, with_source, redownloaded, back}: plan A's progress, from the store
+    # (core.commands.decide.add_plan_a); empty from the pure decide().
+    plan_a: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def plan_rows(self) -> list[Row]:
         return [r for r in self.rows if r.split == self.basis]

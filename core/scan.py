@@ -37,6 +37,7 @@ from core import ENGINE_VERSION
 from core.dataset import DatasetError, discover
 from core.errors import NexaraError
 from core.events import event
+from core.provenance import SourcesTable, discover_sources, read_manifest
 from core.records import LEVELS, FileResult
 from core.store import ScanStore
 from core.summary import Summary
@@ -108,10 +109,13 @@ def scan(
     checker: CheckerSpec | None = None,
     executor: Executor | None = None,
     follow_symlinks: bool = False,
+    sources: Path | str | None = None,
 ) -> Iterator[dict[str, Any]]:
     """Scan ROOT at `level`, yielding events; raises NexaraError for bad input.
 
-    Directory symlinks out of ROOT are skipped (and listed) unless `follow_symlinks`."""
+    Directory symlinks out of ROOT are skipped (and listed) unless `follow_symlinks`.
+    `sources`: a `path,url` CSV naming where clips came from (`core.provenance`).
+    """
     if level not in LEVELS:
         raise NexaraError(f"--level {level}: expected one of {', '.join(LEVELS)}")
     try:
@@ -119,12 +123,14 @@ def scan(
     except DatasetError as exc:
         raise NexaraError(str(exc)) from exc
     root = listing.root
+    manifest = read_manifest(sources, root) if sources else None
     checker = checker or DEFAULT_CHECKER
     t0 = time.monotonic()
     summary = Summary()
     with _terminate_cleanly(), ScanStore.for_root(root) as store:
         cached = store.cached_dicts(listing.videos, level)
         to_check = [v for v in listing.videos if v.rel not in cached]
+        source_notes = record_sources(store, root, listing.videos, manifest)
         store.set_meta("last_scan", {
             "level": level, "started": time.time(), "complete": False,
             "total": len(listing.videos), "engine": ENGINE_VERSION,
@@ -133,7 +139,7 @@ def scan(
             "start", root=str(root), level=level, total=len(listing.videos),
             cached=len(cached), to_check=len(to_check),
             skipped=[{"path": s.rel, "reason": s.reason} for s in listing.skipped],
-            notes=list(listing.notes),
+            notes=list(listing.notes) + source_notes,
         )
         for v in listing.videos:
             d = cached.get(v.rel)
@@ -193,6 +199,18 @@ def scan(
             "summary", summary=summary.to_dict(), seconds=seconds, checked=checked,
             cached=total - len(to_check), skipped=len(listing.skipped),
         )
+
+
+def record_sources(store: ScanStore, root: Path, videos: list[Any],
+                   manifest: dict[str, str] | None) -> list[str]:
+    """Record where each clip came from (sidecar, manifest, name); write only what changed."""
+    table = SourcesTable(store.db)
+    known = table.all()
+    found, notes = discover_sources(root, videos, manifest, known)
+    changed = [v.rel for v in videos if found.get(v.rel) != known.get(v.rel)]
+    if changed:
+        table.replace_for(changed, {r: found[r] for r in changed if r in found})
+    return notes[:20] + ([f"source: {len(notes) - 20} more unreadable sidecars"] if len(notes) > 20 else [])
 
 
 def _progress(

@@ -86,6 +86,11 @@ class ScanStore:
     def exists_for(root: Path) -> bool:
         return store_path_for(root).exists()
 
+    @property
+    def db(self) -> sqlite3.Connection:
+        """The connection, for tables other modules keep in this file (`core.provenance`)."""
+        return self._db
+
     def close(self) -> None:
         self._db.close()
 

@@ -129,9 +129,34 @@ def compute(root: str, policy: Any) -> tuple[Any, Any]:
         raise NexaraError(f"no scan yet for {root} — run `nexara scan {root}` first", 2)
     with ScanStore.for_root(rootp) as store:
         summary = summarize(store.results())
-    if not summary.groups:
-        raise NexaraError(f"no scan yet for {root} — run `nexara scan {root}` first", 2)
-    return decide(summary, policy), summary
+        if not summary.groups:
+            raise NexaraError(f"no scan yet for {root} — run `nexara scan {root}` first", 2)
+        decision = decide(summary, policy)
+        add_plan_a(decision, store)
+    return decision, summary
+
+
+def add_plan_a(decision: Any, store: Any) -> None:
+    """Plan A's progress per class (lost, with a known source, re-downloaded, back), from the store.
+
+    Not part of the pure `decide()`: it reads the provenance and re-download tables.
+    """
+    from core.decision import Finding
+    from core.redownload import status
+
+    decision.plan_a = status(store)
+    for cls, s in decision.plan_a.items():
+        if not s["lost"]:
+            continue
+        decision.findings.append(Finding(
+            "info", "plan_a",
+            f"Plan A, {cls}: {s['lost']:,} lost, {s['with_source']:,} with a known source, "
+            f"{s['redownloaded']:,} re-downloaded, {s['back']:,} back in the dataset"
+            + (" — list them: `nexara redownload ROOT --out lost.txt`; fetch them on the box: "
+               "`--run`" if s["with_source"] and not s["redownloaded"] else
+               " — bring them in: `nexara ingest INCOMING ROOT`"
+               if s["redownloaded"] > s["back"] else "."),
+        ))
 
 
 def events(args: argparse.Namespace) -> Iterator[dict[str, Any]]:

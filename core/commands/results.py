@@ -30,20 +30,26 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="only files with this verdict (ok, warning, damaged, corrupt); repeatable")
     p.add_argument("--reason", action="append", metavar="CODE",
                    help="only files carrying this reason code (e.g. truncated); repeatable")
+    p.add_argument("--id-url", metavar="TEMPLATE", default=None,
+                   help="URL for a clip known only by the [id] in its name "
+                   "(default https://www.youtube.com/watch?v={id})")
     add_common(p)
     p.set_defaults(cmd=sys.modules[__name__])
 
 
 def events(args: argparse.Namespace) -> Iterator[dict[str, Any]]:
+    from core.provenance import DEFAULT_ID_URL, SourcesTable
     from core.scan import stored_results
     from core.summary import Summary
 
     store, meta = stored_results(Path(args.root))
     verdicts = set(args.verdict or [])
     reasons = set(args.reason or [])
+    id_url = getattr(args, "id_url", None) or DEFAULT_ID_URL
     summary = Summary()
     shown = 0
     with store:
+        sources = {rel: s for rel, (_, s) in SourcesTable(store.db).all().items()}
         yield event("results", root=str(Path(args.root).expanduser().resolve()), last_scan=meta)
         for r in store.results():
             summary.add(r)
@@ -52,7 +58,12 @@ def events(args: argparse.Namespace) -> Iterator[dict[str, Any]]:
             if reasons and not reasons.intersection(r.reasons):
                 continue
             shown += 1
-            yield event("file", result=r.to_dict(), cached=True)
+            src = sources.get(r.path)
+            if src is None:
+                yield event("file", result=r.to_dict(), cached=True)
+            else:
+                yield event("file", result=r.to_dict(), cached=True,
+                            source={"url": src.url_for(id_url), "how": src.how, "id": src.id})
     yield event("summary", summary=summary.to_dict(), shown=shown, level=meta.get("level"))
 
 
@@ -74,7 +85,8 @@ def render(events: Iterable[dict[str, Any]], args: argparse.Namespace) -> int:
     table.add_column("split/class", no_wrap=True)
     table.add_column("verdict", no_wrap=True)
     table.add_column("reasons", overflow="fold", ratio=2)
-    rows = 0
+    rows: list[tuple[str, ...]] = []
+    any_source = False
     for ev in events:
         t = ev.get("type")
         if t == "results":
@@ -86,13 +98,19 @@ def render(events: Iterable[dict[str, Any]], args: argparse.Namespace) -> int:
             r = ev["result"]
             if not filtered and r["verdict"] == Verdict.OK.value:
                 continue  # unfiltered, list the files worth a look
-            rows += 1
-            table.add_row(
+            src = (ev.get("source") or {}).get("url") or ""
+            any_source = any_source or bool(src)
+            rows.append((
                 escape(repr(r["path"])[1:-1]), f"{escape(r['split'])}/{escape(r['class'])}",
-                r["verdict"], escape(", ".join(r.get("reasons", []))),
-            )
+                r["verdict"], escape(", ".join(r.get("reasons", []))), escape(src),
+            ))
         elif t == "summary":
             if rows:
+                # The source column only when some clip has one: it costs the path room.
+                if any_source:
+                    table.add_column("source", overflow="fold", ratio=2)
+                for row in rows:
+                    table.add_row(*(row if any_source else row[:4]))
                 out.print(table)
             else:
                 out.print("no matching files", highlight=False)

@@ -40,6 +40,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--csv", metavar="FILE", help="write one CSV row per file")
     p.add_argument("--follow-symlinks", action="store_true",
                    help="follow directory symlinks that lead out of ROOT (default: skip and list them)")
+    p.add_argument("--sources", metavar="MANIFEST.csv",
+                   help="where clips came from: a CSV of path,url (paths relative to ROOT); "
+                   "yt-dlp .info.json sidecars and [id] names are read without it")
     # A different checker, as 'module:function' (tests, experiments); hidden from --help.
     p.add_argument("--checker", metavar="MODULE:FUNC", help=argparse.SUPPRESS)
     add_common(p)
@@ -56,6 +59,7 @@ def events(args: argparse.Namespace) -> Iterator[dict[str, Any]]:
     yield from scan(
         Path(args.root), level=args.level, workers=args.workers, timeout=args.timeout,
         checker=getattr(args, "checker", None), follow_symlinks=getattr(args, "follow_symlinks", False),
+        sources=getattr(args, "sources", None),
     )
 
 
