@@ -12,6 +12,16 @@ quarantined), and it sits in the one folder scans skip.
 A crash can tear the last line (the process died inside `write`). Reading
 stops at the last complete line; the next writer truncates the torn tail
 before appending, so a torn record never glues itself to the next one.
+A complete line that is not a record (garbage, a hand edit) is skipped and its
+line number kept (`JournalView.bad_lines`) so `quarantine --list` can say so.
+
+A full disk must not block the undo: a restore frees space, but it has to write
+its intent records first. So the writer keeps a reserve beside the journal
+(`.nexara-reserve`, 1 MiB, allocated when the journal is opened and space
+allows); when an append fails with "no space", the torn part is cut off, the
+reserve is released and the append tried once more. If that fails too, the
+error names the journal and the bytes it needed; since intents are written
+before any byte moves, nothing has moved for them.
 
 Content hash (`hash`): `b2f:<hex>`, a BLAKE2b-128 over the size, the first and
 last 256 KiB and eight 16 KiB samples spread across the middle (the whole file
@@ -25,6 +35,8 @@ across file systems are verified separately over every byte (see
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import fcntl
 import hashlib
 import json
@@ -39,8 +51,12 @@ from typing import Any
 from core.dataset import QUARANTINE_DIR
 from core.errors import NexaraError
 from core.fsops import fsync_dir
+from core.userpaths import shown
 
 JOURNAL_NAME = "journal.jsonl"
+RESERVE_NAME = ".nexara-reserve"
+RESERVE_BYTES = 1 << 20
+_NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
 INTENT, DONE, ROLLED_BACK = "intent", "done", "rolled_back"
 MOVE, RESTORE = "move", "restore"
 STATES = (INTENT, DONE, ROLLED_BACK)
@@ -201,7 +217,11 @@ class Journal:
         self.root = Path(root)
         self.dir = self.root / QUARANTINE_DIR
         self.path = self.dir / JOURNAL_NAME
+        self.reserve = self.dir / RESERVE_NAME
         self._fd: int | None = None
+
+    def exists(self) -> bool:
+        return self.path.exists()
 
     # -- reading ------------------------------------------------------------
     def read(self) -> JournalView:
@@ -234,7 +254,37 @@ class Journal:
             fsync_dir(self.dir)
         self._fd = fd
         self._repair()
+        self._keep_reserve()
         return self
+
+    def _keep_reserve(self) -> None:
+        """Allocate the reserve if it is missing (best effort: a full disk simply has none)."""
+        try:
+            if self.reserve.stat().st_size >= RESERVE_BYTES:
+                return
+        except FileNotFoundError:
+            pass
+        except OSError:
+            return
+        try:
+            fd = os.open(self.reserve, os.O_WRONLY | os.O_CREAT, 0o600)
+        except OSError:
+            return
+        try:
+            os.posix_fallocate(fd, 0, RESERVE_BYTES)
+        except OSError:
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, 0)  # half a reserve is no reserve; give the space back
+        finally:
+            os.close(fd)
+
+    def _release_reserve(self) -> bool:
+        try:
+            had = self.reserve.stat().st_size > 0
+            self.reserve.unlink()
+        except OSError:
+            return False
+        return had
 
     def _repair(self) -> None:
         """Truncate a torn last line (crash mid-write) so new records start on a fresh line."""
@@ -256,29 +306,42 @@ class Journal:
 
     def append(self, records: Iterable[dict[str, Any]], sync: bool = True) -> None:
         """Append records in one write; with sync, they are durable when this returns."""
-        if self._fd is None:
-            raise RuntimeError("journal not open")
         data = "".join(json.dumps(r, ensure_ascii=True, separators=(",", ":")) + "\n"
                        for r in records).encode("ascii")
-        if not data:
-            return
-        view = memoryview(data)
-        while view:
-            n = os.write(self._fd, view)
-            view = view[n:]
-        if sync:
-            os.fsync(self._fd)
+        self._append(data, sync)
 
     def append_lines(self, lines: list[str], sync: bool = True) -> None:
         """Append already-encoded JSON records (one per item) in one write."""
+        self._append(("\n".join(lines) + "\n").encode("ascii") if lines else b"", sync)
+
+    def _append(self, data: bytes, sync: bool) -> None:
+        """Write all of `data` at the end; on "no space", release the reserve and try once more."""
         if self._fd is None:
             raise RuntimeError("journal not open")
-        data = ("\n".join(lines) + "\n").encode("ascii") if lines else b""
-        view = memoryview(data)
-        while view:
-            view = view[os.write(self._fd, view):]
-        if sync and data:
-            os.fsync(self._fd)
+        if not data:
+            return
+        for attempt in (1, 2):
+            start = os.fstat(self._fd).st_size
+            try:
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(self._fd, view):]
+                if sync:
+                    os.fsync(self._fd)
+                return
+            except OSError as exc:
+                with contextlib.suppress(OSError):
+                    os.ftruncate(self._fd, start)  # never leave half a record behind
+                if exc.errno in _NO_SPACE and attempt == 1 and self._release_reserve():
+                    continue
+                if exc.errno in _NO_SPACE:
+                    free = _free_bytes(self.dir)
+                    raise NexaraError(
+                        f"{shown(str(self.path))}: no space left to record the moves: needs {len(data):,} "
+                        f"bytes free on its file system, {free:,} free; free some space there and run "
+                        "again (nothing more was moved)") from exc
+                raise NexaraError(f"{shown(str(self.path))}: cannot write the journal: "
+                                  f"{exc.strerror or exc}") from exc
 
     def write_raw(self, data: bytes) -> None:
         """Append raw bytes (tests and crash injection: a torn record)."""
@@ -287,6 +350,7 @@ class Journal:
 
     def close(self) -> None:
         if self._fd is not None:
+            self._keep_reserve()  # a restore that freed space earns the reserve back
             os.close(self._fd)  # closing releases the flock
             self._fd = None
 
@@ -295,3 +359,11 @@ class Journal:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _free_bytes(path: str | os.PathLike[str]) -> int:
+    try:
+        st = os.statvfs(path)
+    except OSError:
+        return 0
+    return st.f_bavail * st.f_frsize

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from core.dataset import QUARANTINE_DIR
-from core.journal import JOURNAL_NAME
+from core.journal import JOURNAL_NAME, RESERVE_NAME
 from core.quarantine import PARTIAL_SUFFIX
 from core.records import FileResult, Verdict
 from core.store import ScanStore
@@ -56,16 +56,18 @@ def make_dataset(root: Path, n: int = 5, size: int = 3000, corrupt_every: int = 
 
 
 def digest_tree(root: Path) -> dict[str, str]:
-    """rel → sha256 of every dataset file and every quarantined file (journal excluded).
+    """rel → sha256 of every dataset file and every quarantined file (nexara's own excluded:
+    the journal and its space reserve).
 
     Quarantined files are keyed by their dataset rel with a `Q:` prefix.
     """
     out = {}
+    own = {f"{QUARANTINE_DIR}/{JOURNAL_NAME}", f"{QUARANTINE_DIR}/{RESERVE_NAME}"}
     for dirpath, _, names in os.walk(root):
         for name in names:
             p = Path(dirpath) / name
             rel = p.relative_to(root).as_posix()
-            if rel == f"{QUARANTINE_DIR}/{JOURNAL_NAME}":
+            if rel in own:
                 continue
             key = "Q:" + rel[len(QUARANTINE_DIR) + 1:] if rel.startswith(QUARANTINE_DIR + "/") else rel
             out[key] = hashlib.sha256(p.read_bytes()).hexdigest()
