@@ -17,10 +17,12 @@ line number kept (`JournalView.bad_lines`) so `quarantine --list` can say so.
 
 A full disk must not block the undo: a restore frees space, but it has to write
 its intent records first. So the writer keeps a reserve beside the journal
-(`.nexara-reserve`, 1 MiB, allocated when the journal is opened and space
-allows); when an append fails with "no space", the torn part is cut off, the
-reserve is released and the append tried once more. If that fails too, the
-error names the journal and the bytes it needed; since intents are written
+(`.nexara-reserve`, 1 MiB, allocated whenever the journal is opened or closed
+and space allows). When an append fails with "no space", the torn part is cut
+off, the reserve is released and the append tried once more; from then on
+`short_of_space` is set, and the mover copies nothing more into that file
+system (the reserve is for records, not for clips). If the append fails again,
+the error names the journal and the bytes it needed; since intents are written
 before any byte moves, nothing has moved for them.
 
 Content hash (`hash`): `b2f:<hex>`, a BLAKE2b-128 over the size, the first and
@@ -30,7 +32,7 @@ an identity check (is the file at this path the one the journal moved?) used by
 recovery and restore, and reading every byte of 22,000 clips (tens of GB) for
 an identity check would make a rename-only quarantine take minutes. Copies
 across file systems are verified separately over every byte (see
-`core.quarantine`).
+`core.quarantine.moves`).
 """
 
 from __future__ import annotations
@@ -218,6 +220,7 @@ class Journal:
         self.dir = self.root / QUARANTINE_DIR
         self.path = self.dir / JOURNAL_NAME
         self.reserve = self.dir / RESERVE_NAME
+        self.short_of_space = False  # the reserve had to be used: copy nothing more in
         self._fd: int | None = None
 
     def exists(self) -> bool:
@@ -258,33 +261,24 @@ class Journal:
         return self
 
     def _keep_reserve(self) -> None:
-        """Allocate the reserve if it is missing (best effort: a full disk simply has none)."""
-        try:
+        """Allocate the reserve if it is missing or short (best effort: a full disk has none)."""
+        with contextlib.suppress(OSError):
             if self.reserve.stat().st_size >= RESERVE_BYTES:
                 return
-        except FileNotFoundError:
-            pass
-        except OSError:
-            return
         try:
             fd = os.open(self.reserve, os.O_WRONLY | os.O_CREAT, 0o600)
         except OSError:
             return
         try:
-            os.posix_fallocate(fd, 0, RESERVE_BYTES)
+            os.posix_fallocate(fd, 0, RESERVE_BYTES)  # (glibc writes zeros where the fs cannot allocate)
+            ok = True
         except OSError:
-            with contextlib.suppress(OSError):
-                os.ftruncate(fd, 0)  # half a reserve is no reserve; give the space back
+            ok = False
         finally:
             os.close(fd)
-
-    def _release_reserve(self) -> bool:
-        try:
-            had = self.reserve.stat().st_size > 0
-            self.reserve.unlink()
-        except OSError:
-            return False
-        return had
+        if not ok:
+            with contextlib.suppress(OSError):
+                self.reserve.unlink()  # half a reserve is no reserve: give the space back
 
     def _repair(self) -> None:
         """Truncate a torn last line (crash mid-write) so new records start on a fresh line."""
@@ -304,6 +298,15 @@ class Journal:
             os.ftruncate(self._fd, good)
             os.fsync(self._fd)
 
+    def _release_reserve(self) -> bool:
+        try:
+            had = self.reserve.stat().st_size > 0
+            self.reserve.unlink()
+        except OSError:
+            return False
+        self.short_of_space = True
+        return had
+
     def append(self, records: Iterable[dict[str, Any]], sync: bool = True) -> None:
         """Append records in one write; with sync, they are durable when this returns."""
         data = "".join(json.dumps(r, ensure_ascii=True, separators=(",", ":")) + "\n"
@@ -315,7 +318,7 @@ class Journal:
         self._append(("\n".join(lines) + "\n").encode("ascii") if lines else b"", sync)
 
     def _append(self, data: bytes, sync: bool) -> None:
-        """Write all of `data` at the end; on "no space", release the reserve and try once more."""
+        """Write all of `data` at the end, or nothing of it (see the module doc on full disks)."""
         if self._fd is None:
             raise RuntimeError("journal not open")
         if not data:
@@ -367,3 +370,4 @@ def _free_bytes(path: str | os.PathLike[str]) -> int:
     except OSError:
         return 0
     return st.f_bavail * st.f_frsize
+

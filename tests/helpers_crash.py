@@ -98,26 +98,135 @@ def assert_each_once(root: Path, before: dict[str, str]) -> dict[str, str]:
     return where
 
 
+def tree_faults(root: Path, before: dict[str, str]) -> dict[str, list[str]]:
+    """What is wrong with the tree against `before`, without raising (for the kill -9 harness):
+    lost (in neither place, or bytes changed), duplicated (in both), partial copies, extra files."""
+    now = digest_tree(root)
+    lost, dup = [], []
+    for rel, h in before.items():
+        here = [k for k in (rel, "Q:" + rel) if now.get(k) == h]
+        if not here:
+            lost.append(rel)
+        elif len(here) == 2:
+            dup.append(rel)
+    partials = [k for k in now if k.endswith(PARTIAL_SUFFIX)]
+    extra = sorted(set(now) - set(before) - {"Q:" + r for r in before} - set(partials))
+    return {"lost": lost, "duplicated": dup, "partials": partials, "extra": extra}
+
+
 def run_nexara(*argv: str, crash_at: str | None = None, force_copy: bool = False,
-               timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    """Run the real CLI in a subprocess (same NEXARA_STATE_DIR as the test)."""
-    env = dict(os.environ)
-    env.pop("NEXARA_CRASH_AT", None)
+               timeout: float = 60, env: dict[str, str] | None = None,
+               cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """Run the real CLI in a subprocess (same NEXARA_STATE_DIR as the test).
+
+    Output bytes that are not UTF-8 (a name printed raw) show as backslash escapes
+    instead of failing the test run's own decoding.
+    """
+    full = dict(os.environ)
+    full.pop("NEXARA_CRASH_AT", None)
+    full.pop("NEXARA_QUARANTINE_FORCE_COPY", None)
     if crash_at:
-        env["NEXARA_CRASH_AT"] = crash_at
+        full["NEXARA_CRASH_AT"] = crash_at
     if force_copy:
-        env["NEXARA_QUARANTINE_FORCE_COPY"] = "1"
-    env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
+        full["NEXARA_QUARANTINE_FORCE_COPY"] = "1"
+    full["PYTHONPATH"] = str(REPO) + os.pathsep + full.get("PYTHONPATH", "")
+    full.update(env or {})
     return subprocess.run([sys.executable, "-m", "core", *argv], capture_output=True, text=True,
-                          timeout=timeout, env=env, cwd=str(REPO))
+                          errors="backslashreplace", timeout=timeout, env=full,
+                          cwd=str(cwd or REPO))
 
 
-def try_mount_tmpfs(path: Path, size_mb: int = 32) -> bool:
+def try_mount_tmpfs(path: Path, size_mb: float = 32) -> bool:
     """Mount a fresh tmpfs at `path` (needs root / CAP_SYS_ADMIN); False if this sandbox forbids it."""
     path.mkdir(parents=True, exist_ok=True)
-    r = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size_mb}m", "tmpfs", str(path)],
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={int(size_mb * 1024)}k", "tmpfs", str(path)],
                        capture_output=True, text=True)
     return r.returncode == 0
+
+
+def bind_mount(src: Path, dst: Path) -> bool:
+    dst.mkdir(parents=True, exist_ok=True)
+    return subprocess.run(["mount", "--bind", str(src), str(dst)], capture_output=True).returncode == 0
+
+
+class Mounts:
+    """Mounts made by one test, unmounted (innermost first) however the test ends."""
+
+    def __init__(self) -> None:
+        self.done: list[Path] = []
+
+    def tmpfs(self, path: Path, size_mb: float = 32) -> bool:
+        ok = try_mount_tmpfs(path, size_mb)
+        if ok:
+            self.done.append(path)
+        return ok
+
+    def bind(self, src: Path, dst: Path) -> bool:
+        ok = bind_mount(src, dst)
+        if ok:
+            self.done.append(dst)
+        return ok
+
+    def __call__(self, path: Path, size_mb: float = 32) -> bool:
+        return self.tmpfs(path, size_mb)
+
+    def close(self) -> None:
+        for p in reversed(self.done):
+            umount(p)
+        self.done.clear()
+
+
+def fill(directory: Path, leave: int = 0, name: str = "filler") -> Path:
+    """Write a file in `directory` until its file system has at most `leave` bytes free."""
+    path = directory / name
+    block = b"\0" * (1 << 16)
+    with open(path, "ab") as f:
+        while True:
+            st = os.statvfs(directory)
+            free = st.f_bavail * st.f_frsize
+            if free <= leave:
+                break
+            try:
+                f.write(block[: max(1, min(len(block), free - leave))])
+                f.flush()
+            except OSError:
+                break
+    return path
+
+
+def run_in_pty(argv: list[str], env: dict[str, str], answer: str, timeout: float = 120) -> tuple[int, bytes]:
+    """Run argv with a terminal on stdin/stdout; type `answer` at the [y/N] prompt; raw output."""
+    import pty
+    import select
+    import time
+
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, env=env, close_fds=True)
+    os.close(slave)
+    out, answered = b"", False
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([master], [], [], 0.2)
+            if ready:
+                try:
+                    chunk = os.read(master, 4096)
+                except OSError:  # EIO: the child closed the terminal
+                    break
+                if not chunk:
+                    break
+                out += chunk
+                if not answered and b"[y/N]" in out:
+                    os.write(master, answer.encode() + b"\n")
+                    answered = True
+            elif proc.poll() is not None:
+                break
+        rc = proc.wait(10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        os.close(master)
+    return rc, out
 
 
 def remount_ro(path: Path) -> bool:

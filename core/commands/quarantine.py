@@ -268,48 +268,48 @@ def render(events: Iterable[dict[str, Any]], args: argparse.Namespace) -> int:
         t = ev.get("type")
         if t == "recovered":
             out.print(f"[yellow]recovered[/] {escape(shown(ev['rel']))}: {escape(ev['message'])} "
-                      f"({ev['action']})", highlight=False)
+                      f"({ev['action']})", highlight=False, soft_wrap=True)
         elif t == "plan":
             n, size = ev["count"], human_size(ev["total_size"])
             verb = "would move" if ev["dry_run"] or not args.yes else "moving"
             out.print(f"[bold]{verb} {n} file(s), {size}[/] into {escape(ev['root'])}/corrupted_videos/",
-                      highlight=False)
+                      highlight=False, soft_wrap=True)
             for code, d in ev["by_reason"].items():
-                out.print(f"  {escape(code):<22} {d['count']:>7}  {human_size(d['bytes'])}", highlight=False)
+                out.print(f"  {escape(code):<22} {d['count']:>7}  {human_size(d['bytes'])}", highlight=False, soft_wrap=True)
             _print_not_checked(out, ev.get("not_checked") or [], args.root)
         elif t == "planned":
             out.print(f"  {escape(shown(ev['rel']))}  [dim]{ev['verdict']} {human_size(ev['size'])}[/]",
-                      highlight=False)
+                      highlight=False, soft_wrap=True)
         elif t == "skipped":
             if ev.get("reason") != "already":  # already where it was asked to go: not a failure
                 skipped += 1
-            out.print(f"[yellow]skipped[/] {escape(ev['message'])}", highlight=False)
+            out.print(f"[yellow]skipped[/] {escape(ev['message'])}", highlight=False, soft_wrap=True)
         elif t == "batch":
             if ev.get("batch"):
                 out.print(f"[green]{ev['op']} batch {ev['batch']}[/]: {ev['moved']} file(s) "
                           f"({human_size(ev['bytes'])}), {ev['skipped']} skipped, {ev['seconds']:.1f} s"
                           f"{'  — undo with: nexara restore ' + escape(shown(args.root)) + ' --batch ' + ev['batch'] if ev['op'] == 'move' else ''}",
-                          highlight=False)
+                          highlight=False, soft_wrap=True)
             else:
-                out.print("nothing to move", highlight=False)
+                out.print("nothing to move", highlight=False, soft_wrap=True)
         elif t == "log":
-            out.print(escape(ev["message"]), highlight=False)
+            out.print(escape(ev["message"]), highlight=False, soft_wrap=True)
         elif t == "journal_batch":
             st = ", ".join(f"{k} {v}" for k, v in ev["states"].items())
             when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ev["time"]))
             out.print(f"[bold]{ev['batch']}[/] {ev['op']:<7} {when}  {ev['count']} done "
-                      f"({human_size(ev['bytes'])}); {st}", highlight=False)
+                      f"({human_size(ev['bytes'])}); {st}", highlight=False, soft_wrap=True)
             for f in ev["files"]:
-                out.print(f"    {f['state']:<11} {escape(shown(f['rel']))}", highlight=False)
+                out.print(f"    {f['state']:<11} {escape(shown(f['rel']))}", highlight=False, soft_wrap=True)
         elif t in ("journal_bad_line", "orphan"):
-            out.print(f"[yellow]warning[/] {escape(ev['message'])}", highlight=False)
+            out.print(f"[yellow]warning[/] {escape(ev['message'])}", highlight=False, soft_wrap=True)
         elif t == "quarantine":
             out.print(f"in quarantine: {ev['files']} file(s), {human_size(ev['bytes'])}"
                       + (f"; {ev['pending']} interrupted move(s) pending" if ev["pending"] else "")
                       + (f"; {ev['orphans']} file(s) ({human_size(ev.get('orphan_bytes', 0))}) in "
                          "corrupted_videos/ not in the journal" if ev.get("orphans") else "")
                       + (f"; {len(ev['bad_lines'])} journal line(s) skipped" if ev.get("bad_lines") else ""),
-                      highlight=False)
+                      highlight=False, soft_wrap=True)
     return 1 if skipped else 0
 
 
@@ -322,8 +322,8 @@ def _print_not_checked(out: Any, files: list[dict[str, Any]], root: str, show: i
     codes = sorted({c for f in files for c in f.get("reasons", [])})
     out.print(f"[yellow]not checked[/] {len(files)} file(s) ({', '.join(codes)}): the check did not "
               f"finish, so they are not moved; `nexara scan {escape(shown(root))}` checks them again",
-              highlight=False)
+              highlight=False, soft_wrap=True)
     for f in files[:show]:
-        out.print(f"  {escape(shown(f['rel']))}  [dim]{', '.join(f.get('reasons', []))}[/]", highlight=False)
+        out.print(f"  {escape(shown(f['rel']))}  [dim]{', '.join(f.get('reasons', []))}[/]", highlight=False, soft_wrap=True)
     if len(files) > show:
-        out.print(f"  … and {len(files) - show} more (`--json` lists them all)", highlight=False)
+        out.print(f"  … and {len(files) - show} more (`--json` lists them all)", highlight=False, soft_wrap=True)

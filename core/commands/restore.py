@@ -81,13 +81,13 @@ def render(events: Iterable[dict[str, Any]], args: argparse.Namespace) -> int:
     for ev in events:
         t = ev.get("type")
         if t == "recovered":
-            out.print(f"[yellow]recovered[/] {escape(shown(ev['rel']))}: {escape(ev['message'])}", highlight=False)
+            out.print(f"[yellow]recovered[/] {escape(shown(ev['rel']))}: {escape(ev['message'])}", highlight=False, soft_wrap=True)
         elif t in ("skipped", "orphan"):
             skipped += 1
-            out.print(f"[yellow]not restored[/] {escape(ev['message'])}", highlight=False)
+            out.print(f"[yellow]not restored[/] {escape(ev['message'])}", highlight=False, soft_wrap=True)
         elif t == "batch" and not ev["moved"] and not ev["skipped"]:
-            out.print("nothing to restore", highlight=False)
+            out.print("nothing to restore", highlight=False, soft_wrap=True)
         elif t == "batch":
             out.print(f"[green]restored {ev['moved']} file(s)[/] ({human_size(ev['bytes'])}), "
-                      f"{ev['skipped']} not restored, batch {ev['batch']}", highlight=False)
+                      f"{ev['skipped']} not restored, batch {ev['batch']}", highlight=False, soft_wrap=True)
     return 1 if skipped else 0

@@ -167,7 +167,9 @@ def run_moves(
         touched: set[str] = set()
         for m in ready:
             crash.hit("after_intent")
-            m.outcome = move_one(m, op, crash)
+            # Once the journal had to use its space reserve, nothing more is copied into the
+            # quarantine's file system: that space is for the records of this batch.
+            m.outcome = move_one(m, op, crash, no_copy=op == MOVE and journal.short_of_space)
             crash.hit("after_move")
         for m in ready:
             touched.add(m.sdir)
@@ -292,7 +294,7 @@ def _precheck(m: Move, op: str) -> int:
     return dev
 
 
-def move_one(m: Move, op: str, crash: CrashHook) -> Outcome:
+def move_one(m: Move, op: str, crash: CrashHook, no_copy: bool = False) -> Outcome:
     if m.method == "rename":
         try:
             rename_noreplace(m.src, m.dst)
@@ -303,6 +305,11 @@ def move_one(m: Move, op: str, crash: CrashHook) -> Outcome:
             if exc.errno != errno.EXDEV:
                 return os_problem(m, exc, "rename failed")
             m.method = "copy"  # e.g. a bind mount on the same device
+    if no_copy:
+        return Outcome(m.rel, "skipped", m.size, "no_space",
+                       f"{shown(m.rel)}: no space left on the file system of {shown(m.ddir)} (its journal "
+                       f"used its reserve to record this batch): needs {human_size(m.size)}, "
+                       f"{human_size(_free(m.ddir))} free; left in place")
     try:
         return _copy_move(m, op, crash)
     except OSError as exc:

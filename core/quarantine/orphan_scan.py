@@ -10,7 +10,7 @@ from where it sits (`corrupted_videos/<rel>` came from `<rel>`), which is how
 every move names its destination, so `restore --orphans` can put it back
 through the journal like any other restore (never overwriting).
 
-Nexara's own files (the journal, its reserve, partial copies of pending moves)
+Nexara's own files (the journal, its space reserve, partial copies of pending moves)
 are not orphans; a partial copy no pending move explains is reported as one
 that cannot be restored.
 """
