@@ -11,6 +11,7 @@ import hashlib
 import os
 import subprocess
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from core.dataset import QUARANTINE_DIR
@@ -236,3 +237,118 @@ def remount_ro(path: Path) -> bool:
 
 def umount(path: Path) -> None:
     subprocess.run(["umount", "-l", str(path)], capture_output=True)
+
+
+# -- the kill -9 harness ------------------------------------------------------------------------
+
+RENAME_POINTS = ("after_intent", "after_move", "torn_done")
+COPY_POINTS = ("mid_copy", "before_unlink_src")
+
+
+@dataclass
+class Trial:
+    """One kill -9 trial: what ran, and what the tree looked like afterwards."""
+
+    seed: int
+    steps: list[str] = field(default_factory=list)  # e.g. "quarantine@after_move:3 → killed"
+    killed: int = 0
+    lost: list[str] = field(default_factory=list)  # in neither place (or bytes changed)
+    duplicated: list[str] = field(default_factory=list)  # in both places after recovery
+    partials: list[str] = field(default_factory=list)  # partial copies left after recovery
+    identical: bool = False  # one `restore --all` gave back the byte-identical tree
+    problem: str = ""  # a command that failed, or an unexpected file
+
+    def ok(self) -> bool:
+        return self.identical and not (self.lost or self.duplicated or self.partials or self.problem)
+
+    def describe(self) -> str:
+        what = self.problem or (f"lost={self.lost} duplicated={self.duplicated} partials={self.partials} "
+                                f"identical={self.identical}")
+        return (f"kill -9 trial seed={self.seed} (rerun: NEXARA_KILL9_SEED={self.seed} "
+                f"NEXARA_KILL9_TRIALS=1): {what}; steps: {' | '.join(self.steps)}")
+
+
+def kill9_trial(seed: int, work: Path, mount: bool = True) -> Trial:
+    """Random kill points over quarantine and restore on a small random dataset, then the checks.
+
+    Each step is a real `nexara quarantine`/`restore` subprocess that may SIGKILL itself at a
+    random crash point (`NEXARA_CRASH_AT`, see core.quarantine.crash) and the n-th time there.
+    Half the trials put `corrupted_videos` on its own tmpfs, so files move by verified copy
+    (when `mount` fails, the copy path is forced instead). After the steps, every file must
+    exist exactly once once recovery has run, and one `restore --all` must give back the
+    byte-identical tree.
+    """
+    import random
+    import shutil
+
+    rng = random.Random(seed)
+    t = Trial(seed)
+    base = work / f"trial-{seed}"
+    root = base / "ds"
+    n = rng.randint(2, 9)
+    make_dataset(root, n=n, size=rng.choice((1_500, 40_000, 300_000)), corrupt_every=rng.choice((1, 1, 2)))
+    before = digest_tree(root)
+    mounted = False
+    cross = rng.random() < 0.5
+    if cross and mount:
+        mounted = try_mount_tmpfs(root / QUARANTINE_DIR, size_mb=64)
+    force = cross and not mounted
+    points = RENAME_POINTS + (COPY_POINTS if cross else ())
+    try:
+        for _ in range(rng.randint(1, 3)):
+            op = rng.choice(("quarantine", "quarantine", "restore", "restore-last", "restore-file"))
+            if op == "quarantine":
+                argv = ["quarantine", str(root), "--yes"]
+            elif op == "restore":
+                argv = ["restore", str(root), "--all"]
+            elif op == "restore-last":
+                argv = ["restore", str(root), "--batch", "last"]
+            else:
+                argv = ["restore", str(root), "--file", rng.choice(sorted(before))]
+            where = rng.choice(points)
+            point = f"{where}:{1 if where == 'torn_done' else rng.randint(1, n)}"  # one torn_done per chunk
+            r = run_nexara(*argv, crash_at=point, force_copy=force)
+            killed = r.returncode == -9
+            t.killed += killed
+            t.steps.append(f"{' '.join(argv[:1] + argv[2:])} @{point} → {'killed' if killed else r.returncode}")
+            if not killed and r.returncode not in (0, 1, 2):
+                t.problem = f"{argv[0]} exited {r.returncode}: {r.stderr.strip()[-300:]}"
+                return t
+            if "Traceback" in r.stderr:
+                t.problem = f"{argv[0]} printed a traceback: {r.stderr.strip()[-300:]}"
+                return t
+        if rng.random() < 0.5:  # recovery alone (what --list does first): each file exactly once
+            r = run_nexara("quarantine", str(root), "--list", force_copy=force)
+            t.steps.append(f"quarantine --list → {r.returncode}")
+            f = tree_faults(root, before)
+            t.lost, t.duplicated, t.partials = f["lost"], f["duplicated"], f["partials"]
+            if r.returncode != 0 or f["extra"]:
+                t.problem = f"--list exited {r.returncode} {r.stderr.strip()[-200:]}; extra files {f['extra']}"
+                return t
+        if not (root / QUARANTINE_DIR / JOURNAL_NAME).exists():
+            t.steps.append("no journal: nothing was ever quarantined")  # restore refuses such a root
+            t.identical = digest_tree(root) == before
+            return t
+        r = run_nexara("restore", str(root), "--all", force_copy=force)
+        t.steps.append(f"restore --all → {r.returncode}")
+        f = tree_faults(root, before)
+        t.lost = sorted(set(t.lost) | set(f["lost"]))
+        t.duplicated = sorted(set(t.duplicated) | set(f["duplicated"]))
+        t.partials = sorted(set(t.partials) | set(f["partials"]))
+        t.identical = digest_tree(root) == before
+        if r.returncode != 0:
+            t.problem = f"the final restore --all exited {r.returncode}: {(r.stdout + r.stderr).strip()[-300:]}"
+        return t
+    finally:
+        if mounted:
+            umount(root / QUARANTINE_DIR)
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def kill9_seeds(default_trials: int) -> list[int]:
+    """Trial seeds: NEXARA_KILL9_SEED (first seed) and NEXARA_KILL9_TRIALS, else random."""
+    import random
+
+    first = int(os.environ.get("NEXARA_KILL9_SEED") or random.randrange(1, 1 << 31))
+    n = int(os.environ.get("NEXARA_KILL9_TRIALS") or default_trials)
+    return [first + i for i in range(n)]
