@@ -16,14 +16,17 @@ A complete line that is not a record (garbage, a hand edit) is skipped and its
 line number kept (`JournalView.bad_lines`) so `quarantine --list` can say so.
 
 A full disk must not block the undo: a restore frees space, but it has to write
-its intent records first. So the writer keeps a reserve beside the journal
-(`.nexara-reserve`, 1 MiB, allocated whenever the journal is opened or closed
-and space allows). When an append fails with "no space", the torn part is cut
-off, the reserve is released and the append tried once more; from then on
-`short_of_space` is set, and the mover copies nothing more into that file
-system (the reserve is for records, not for clips). If the append fails again,
-the error names the journal and the bytes it needed; since intents are written
-before any byte moves, nothing has moved for them.
+its intent records first. So the writer keeps 1 MiB allocated for the journal
+whenever it is opened or closed and space allows: past the journal's end
+(`fallocate(FALLOC_FL_KEEP_SIZE)`: the size does not change, the next appends
+land in blocks the journal already owns, and no copy can take them), or, where
+the file system cannot do that (ext2, FAT, many FUSE file systems), as a file
+beside it (`.nexara-reserve`). When an append fails with "no space", the torn
+part is cut off, a reserve file is released and the append tried once more;
+from then on `short_of_space` is set, and the mover copies nothing more into
+that file system (the space is for records, not for clips). If the append fails
+again, the error names the journal and the bytes it needed; since intents are
+written before any byte moves, nothing has moved for them.
 
 Content hash (`hash`): `b2f:<hex>`, a BLAKE2b-128 over the size, the first and
 last 256 KiB and eight 16 KiB samples spread across the middle (the whole file
@@ -38,6 +41,7 @@ across file systems are verified separately over every byte (see
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import errno
 import fcntl
 import hashlib
@@ -58,6 +62,8 @@ from core.userpaths import shown
 JOURNAL_NAME = "journal.jsonl"
 RESERVE_NAME = ".nexara-reserve"
 RESERVE_BYTES = 1 << 20
+_FALLOC_FL_KEEP_SIZE = 1
+_CANNOT_PREALLOCATE = (errno.EOPNOTSUPP, errno.ENOTSUP, errno.ENOSYS, errno.EINVAL)
 _NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
 INTENT, DONE, ROLLED_BACK = "intent", "done", "rolled_back"
 MOVE, RESTORE = "move", "restore"
@@ -261,7 +267,14 @@ class Journal:
         return self
 
     def _keep_reserve(self) -> None:
-        """Allocate the reserve if it is missing or short (best effort: a full disk has none)."""
+        """Keep RESERVE_BYTES allocated for the journal (best effort: a full disk has none)."""
+        assert self._fd is not None
+        try:
+            _preallocate(self._fd, os.fstat(self._fd).st_size, RESERVE_BYTES)
+            return
+        except OSError as exc:
+            if exc.errno not in _CANNOT_PREALLOCATE:
+                return  # no space for it now
         with contextlib.suppress(OSError):
             if self.reserve.stat().st_size >= RESERVE_BYTES:
                 return
@@ -299,12 +312,13 @@ class Journal:
             os.fsync(self._fd)
 
     def _release_reserve(self) -> bool:
+        """Out of space: copy nothing more in; give a reserve file's space to the journal."""
+        self.short_of_space = True
         try:
             had = self.reserve.stat().st_size > 0
             self.reserve.unlink()
         except OSError:
             return False
-        self.short_of_space = True
         return had
 
     def append(self, records: Iterable[dict[str, Any]], sync: bool = True) -> None:
@@ -371,3 +385,24 @@ def _free_bytes(path: str | os.PathLike[str]) -> int:
         return 0
     return st.f_bavail * st.f_frsize
 
+
+def _load_fallocate() -> Any:
+    try:
+        fn = ctypes.CDLL(None, use_errno=True).fallocate
+    except (OSError, AttributeError):
+        return None
+    fn.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int64, ctypes.c_int64]
+    fn.restype = ctypes.c_int
+    return fn
+
+
+_fallocate = _load_fallocate()
+
+
+def _preallocate(fd: int, offset: int, length: int) -> None:
+    """Allocate [offset, offset+length) of fd without changing its size; OSError if refused."""
+    if _fallocate is None:
+        raise OSError(errno.ENOSYS, "fallocate is not available")
+    if _fallocate(fd, _FALLOC_FL_KEEP_SIZE, offset, length) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, os.strerror(err))

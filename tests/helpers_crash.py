@@ -117,9 +117,11 @@ def tree_faults(root: Path, before: dict[str, str]) -> dict[str, list[str]]:
 
 def run_nexara(*argv: str, crash_at: str | None = None, force_copy: bool = False,
                timeout: float = 60, env: dict[str, str] | None = None,
-               cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+               cwd: Path | None = None, max_file_bytes: int | None = None,
+               ) -> subprocess.CompletedProcess[str]:
     """Run the real CLI in a subprocess (same NEXARA_STATE_DIR as the test).
 
+    `max_file_bytes` caps the size of any file it writes (a copy then fails half way).
     Output bytes that are not UTF-8 (a name printed raw) show as backslash escapes
     instead of failing the test run's own decoding.
     """
@@ -132,9 +134,15 @@ def run_nexara(*argv: str, crash_at: str | None = None, force_copy: bool = False
         full["NEXARA_QUARANTINE_FORCE_COPY"] = "1"
     full["PYTHONPATH"] = str(REPO) + os.pathsep + full.get("PYTHONPATH", "")
     full.update(env or {})
+
+    def limit() -> None:  # RLIMIT_FSIZE: a write past it fails with EFBIG (Python ignores SIGXFSZ)
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_FSIZE, (max_file_bytes, max_file_bytes))
+
     return subprocess.run([sys.executable, "-m", "core", *argv], capture_output=True, text=True,
                           errors="backslashreplace", timeout=timeout, env=full,
-                          cwd=str(cwd or REPO))
+                          cwd=str(cwd or REPO), preexec_fn=limit if max_file_bytes else None)
 
 
 def try_mount_tmpfs(path: Path, size_mb: float = 32) -> bool:

@@ -411,21 +411,32 @@ def _ext2(mounts: Mounts, img: Path, mnt: Path, size_kb: int) -> bool:
     return ok
 
 
-def test_a_full_quarantine_disk_names_the_file_leaves_no_partial_and_restore_still_works(tmp_path, mounts):
-    """Issue 11.4: quarantine onto a full file system, then undo on it while it is full."""
+@pytest.mark.parametrize("kind", ["ext2", "tmpfs"])
+def test_a_full_quarantine_disk_names_the_file_leaves_no_partial_and_restore_still_works(
+        tmp_path, mounts, kind):
+    """Issue 11.4: quarantine onto a full file system, then undo on it while it is full.
+
+    ext2 cannot preallocate past a file's end, so the journal's reserve is a file there;
+    on tmpfs it is space the journal owns. On ext2 a file's block map needs blocks of its
+    own, so a copy that the free space seemed to allow still fails half way: its partial
+    copy must go."""
     root = tmp_path / "ds"
     corrupt = sorted(make_dataset(root, n=6, size=200_000))
     before = digest_tree(root)
     fs = tmp_path / "small"
-    assert _ext2(mounts, tmp_path / "small.img", fs, 4096), "this test needs `mount -o loop` (root)"
+    if kind == "ext2":
+        assert _ext2(mounts, tmp_path / "small.img", fs, 4096), "this test needs `mount -o loop` (root)"
+    else:
+        assert mounts.tmpfs(fs, size_mb=4), "this test needs `mount` (root)"
     (fs / "q").mkdir()
     assert mounts.bind(fs / "q", root / "corrupted_videos")
     lst = tmp_path / "first.txt"
     lst.write_text(corrupt[0] + "\n")
     r = run_nexara("quarantine", str(root), "--files-from", str(lst), "--yes")
     assert r.returncode == 0, r.stdout + r.stderr
-    # Something else fills the disk: room left for one file's bytes, not its block map.
-    fill(fs, leave=(root / corrupt[1]).stat().st_size + 1024)
+    # Something else fills the disk. ext2: room left for one file's bytes, not its block map.
+    size = (root / corrupt[1]).stat().st_size
+    fill(fs, leave=size + 1024 if kind == "ext2" else size - 4096)
     r = run_nexara("quarantine", str(root), "--yes")
     assert r.returncode == 1, r.stdout + r.stderr
     assert "Traceback" not in r.stderr
@@ -442,6 +453,24 @@ def test_a_full_quarantine_disk_names_the_file_leaves_no_partial_and_restore_sti
     assert_each_once(root, before)
     r = run_nexara("restore", str(root), "--all")
     assert r.returncode == 0, r.stdout + r.stderr
+    assert digest_tree(root) == before
+
+
+def test_a_copy_that_fails_half_way_leaves_no_partial_and_names_the_file(tmp_path, mounts):
+    """Issue 11.4: the partial copy of a failed cross-device copy was left behind. Here the
+    kernel refuses the copy's writes past 128 KiB (RLIMIT_FSIZE: EFBIG), half way through."""
+    root = tmp_path / "ds"
+    corrupt = sorted(make_dataset(root, n=3, size=300_000))
+    before = digest_tree(root)
+    assert mounts(root / "corrupted_videos"), "this test needs `mount` (root)"
+    r = run_nexara("quarantine", str(root), "--yes", max_file_bytes=128 * 1024)
+    assert r.returncode == 1, r.stdout + r.stderr
+    lines = [ln for ln in r.stdout.splitlines() if ln.startswith("skipped")]
+    assert [ln.split()[1].rstrip(":") for ln in lines] == corrupt, r.stdout
+    assert all("copy failed: File too large; left in place" in ln for ln in lines), lines
+    assert_each_once(root, before)  # no partial copy left, every file still where it was
+    assert run_nexara("quarantine", str(root), "--yes").returncode == 0
+    assert run_nexara("restore", str(root), "--all").returncode == 0
     assert digest_tree(root) == before
 
 
