@@ -25,10 +25,13 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
-# System packages the tests need: a real OpenSSH server for the SSH tests, tmux for the terminal check.
+# System packages the tests need: a real OpenSSH server for the SSH tests, tmux for the terminal check,
+# mke2fs for the full-disk test's small ext2 file system.
 sysdeps:
 	@command -v sshd >/dev/null 2>&1 || test -x /usr/sbin/sshd || \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssh-server openssh-client >/dev/null)
+	@command -v mke2fs >/dev/null 2>&1 || test -x /usr/sbin/mke2fs || \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq e2fsprogs >/dev/null)
 
 $(DEMO_DIR)/ground_truth.json: | $(STAMP)
 	$(NEXARA) demo make $(DEMO_DIR)

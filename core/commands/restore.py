@@ -86,7 +86,7 @@ def render(events: Iterable[dict[str, Any]], args: argparse.Namespace) -> int:
             skipped += 1
             out.print(f"[yellow]not restored[/] {escape(ev['message'])}", highlight=False, soft_wrap=True)
         elif t == "batch" and not ev["moved"] and not ev["skipped"]:
-            out.print("nothing to restore", highlight=False, soft_wrap=True)
+            out.print("nothing to restore per the journal", highlight=False, soft_wrap=True)
         elif t == "batch":
             out.print(f"[green]restored {ev['moved']} file(s)[/] ({human_size(ev['bytes'])}), "
                       f"{ev['skipped']} not restored, batch {ev['batch']}", highlight=False, soft_wrap=True)
