@@ -585,7 +585,8 @@ def test_a_root_with_a_newline_is_quoted_on_one_line(tmp_path):
     for root in (tmp_path / "no\nsuch", tmp_path / "a\r\x1b[2Jb"):
         quoted = "'" + str(root).replace("\n", "\\n").replace("\r", "\\r").replace("\x1b", "\\x1b") + "'"
         for argv in (["quarantine", str(root), "--yes"], ["restore", str(root), "--all"],
-                     ["scan", str(root)], ["quarantine", str(root), "--list"]):
+                     ["scan", str(root)], ["quarantine", str(root), "--list"],
+                     ["results", str(root)]):
             r = run_nexara(*argv)
             assert r.returncode == 2, (argv, r.stderr)
             err = r.stderr.rstrip("\n").split("\n")
