@@ -25,6 +25,8 @@ import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from core.userpaths import shown
+
 QUARANTINE_DIR = "corrupted_videos"
 
 VIDEO_EXTENSIONS = frozenset(
@@ -152,11 +154,11 @@ def check_root(root: Path) -> Path:
     """Resolve ROOT or raise a one-line DatasetError saying what is wrong."""
     root = Path(root).expanduser()
     if not root.exists():
-        raise DatasetError(f"{root}: no such directory")
+        raise DatasetError(f"{shown(root)}: no such directory")
     if not root.is_dir():
-        raise DatasetError(f"{root}: not a directory")
+        raise DatasetError(f"{shown(root)}: not a directory")
     if not os.access(root, os.R_OK | os.X_OK):
-        raise DatasetError(f"{root}: permission denied")
+        raise DatasetError(f"{shown(root)}: permission denied")
     return root.resolve()
 
 

@@ -299,7 +299,8 @@ def _split_key(s: str) -> tuple[int, str]:
 
 
 def _agg(c: Counts, dl: bool) -> dict[str, Any]:
-    return {"total": c.total, "valid": c.valid(dl), "lost": c.lost(dl), "rate": c.rate(dl)}
+    return {"total": c.total, "valid": c.valid(dl), "lost": c.lost(dl), "rate": c.rate(dl),
+            "not_checked": c.not_checked}
 
 
 # -- the matrix -----------------------------------------------------------------
@@ -544,11 +545,11 @@ def _class_findings(summary: Summary, plan: dict[str, Row], basis: str, classes:
     # Class alarm: per split × class, so a starved training class is named where it hurts.
     for (s, cls) in summary.ordered_keys():
         c = summary.groups[(s, cls)]
-        if c.total and Fraction(c.lost(dl), c.total) > Fraction(str(policy.class_alarm)):
+        if c.checked and Fraction(c.lost(dl), c.checked) > Fraction(str(policy.class_alarm)):
             low = " even though the overall rate is low" if overall_rate < policy.band_low else ""
             findings.append(Finding(
                 "critical", "class_alarm",
-                f"{s}/{cls}: {c.lost(dl):,} of {c.total:,} clips lost ({pct(c.rate(dl))}) — "
+                f"{s}/{cls}: {c.lost(dl):,} of {c.checked:,} clips lost ({pct(c.rate(dl))}) — "
                 f"CATASTROPHIC{low}: more than {policy.class_alarm * 100:g} % of this class is gone.",
             ))
     for cls in classes:

@@ -12,6 +12,21 @@ quarantined), and it sits in the one folder scans skip.
 A crash can tear the last line (the process died inside `write`). Reading
 stops at the last complete line; the next writer truncates the torn tail
 before appending, so a torn record never glues itself to the next one.
+A complete line that is not a record (garbage, a hand edit) is skipped and its
+line number kept (`JournalView.bad_lines`) so `quarantine --list` can say so.
+
+A full disk must not block the undo: a restore frees space, but it has to write
+its intent records first. So the writer keeps 1 MiB allocated for the journal
+whenever it is opened or closed and space allows: past the journal's end
+(`fallocate(FALLOC_FL_KEEP_SIZE)`: the size does not change, the next appends
+land in blocks the journal already owns, and no copy can take them), or, where
+the file system cannot do that (ext2, FAT, many FUSE file systems), as a file
+beside it (`.nexara-reserve`). When an append fails with "no space", the torn
+part is cut off, a reserve file is released and the append tried once more;
+from then on `short_of_space` is set, and the mover copies nothing more into
+that file system (the space is for records, not for clips). If the append fails
+again, the error names the journal and the bytes it needed; since intents are
+written before any byte moves, nothing has moved for them.
 
 Content hash (`hash`): `b2f:<hex>`, a BLAKE2b-128 over the size, the first and
 last 256 KiB and eight 16 KiB samples spread across the middle (the whole file
@@ -20,11 +35,14 @@ an identity check (is the file at this path the one the journal moved?) used by
 recovery and restore, and reading every byte of 22,000 clips (tens of GB) for
 an identity check would make a rename-only quarantine take minutes. Copies
 across file systems are verified separately over every byte (see
-`core.quarantine`).
+`core.quarantine.moves`).
 """
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import errno
 import fcntl
 import hashlib
 import json
@@ -39,8 +57,14 @@ from typing import Any
 from core.dataset import QUARANTINE_DIR
 from core.errors import NexaraError
 from core.fsops import fsync_dir
+from core.userpaths import shown
 
 JOURNAL_NAME = "journal.jsonl"
+RESERVE_NAME = ".nexara-reserve"
+RESERVE_BYTES = 1 << 20
+_FALLOC_FL_KEEP_SIZE = 1
+_CANNOT_PREALLOCATE = (errno.EOPNOTSUPP, errno.ENOTSUP, errno.ENOSYS, errno.EINVAL)
+_NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
 INTENT, DONE, ROLLED_BACK = "intent", "done", "rolled_back"
 MOVE, RESTORE = "move", "restore"
 STATES = (INTENT, DONE, ROLLED_BACK)
@@ -201,7 +225,12 @@ class Journal:
         self.root = Path(root)
         self.dir = self.root / QUARANTINE_DIR
         self.path = self.dir / JOURNAL_NAME
+        self.reserve = self.dir / RESERVE_NAME
+        self.short_of_space = False  # the reserve had to be used: copy nothing more in
         self._fd: int | None = None
+
+    def exists(self) -> bool:
+        return self.path.exists()
 
     # -- reading ------------------------------------------------------------
     def read(self) -> JournalView:
@@ -234,7 +263,35 @@ class Journal:
             fsync_dir(self.dir)
         self._fd = fd
         self._repair()
+        self._keep_reserve()
         return self
+
+    def _keep_reserve(self) -> None:
+        """Keep RESERVE_BYTES allocated for the journal (best effort: a full disk has none)."""
+        assert self._fd is not None
+        try:
+            _preallocate(self._fd, os.fstat(self._fd).st_size, RESERVE_BYTES)
+            return
+        except OSError as exc:
+            if exc.errno not in _CANNOT_PREALLOCATE:
+                return  # no space for it now
+        with contextlib.suppress(OSError):
+            if self.reserve.stat().st_size >= RESERVE_BYTES:
+                return
+        try:
+            fd = os.open(self.reserve, os.O_WRONLY | os.O_CREAT, 0o600)
+        except OSError:
+            return
+        try:
+            os.posix_fallocate(fd, 0, RESERVE_BYTES)  # (glibc writes zeros where the fs cannot allocate)
+            ok = True
+        except OSError:
+            ok = False
+        finally:
+            os.close(fd)
+        if not ok:
+            with contextlib.suppress(OSError):
+                self.reserve.unlink()  # half a reserve is no reserve: give the space back
 
     def _repair(self) -> None:
         """Truncate a torn last line (crash mid-write) so new records start on a fresh line."""
@@ -254,31 +311,54 @@ class Journal:
             os.ftruncate(self._fd, good)
             os.fsync(self._fd)
 
+    def _release_reserve(self) -> bool:
+        """Out of space: copy nothing more in; give a reserve file's space to the journal."""
+        self.short_of_space = True
+        try:
+            had = self.reserve.stat().st_size > 0
+            self.reserve.unlink()
+        except OSError:
+            return False
+        return had
+
     def append(self, records: Iterable[dict[str, Any]], sync: bool = True) -> None:
         """Append records in one write; with sync, they are durable when this returns."""
-        if self._fd is None:
-            raise RuntimeError("journal not open")
         data = "".join(json.dumps(r, ensure_ascii=True, separators=(",", ":")) + "\n"
                        for r in records).encode("ascii")
-        if not data:
-            return
-        view = memoryview(data)
-        while view:
-            n = os.write(self._fd, view)
-            view = view[n:]
-        if sync:
-            os.fsync(self._fd)
+        self._append(data, sync)
 
     def append_lines(self, lines: list[str], sync: bool = True) -> None:
         """Append already-encoded JSON records (one per item) in one write."""
+        self._append(("\n".join(lines) + "\n").encode("ascii") if lines else b"", sync)
+
+    def _append(self, data: bytes, sync: bool) -> None:
+        """Write all of `data` at the end, or nothing of it (see the module doc on full disks)."""
         if self._fd is None:
             raise RuntimeError("journal not open")
-        data = ("\n".join(lines) + "\n").encode("ascii") if lines else b""
-        view = memoryview(data)
-        while view:
-            view = view[os.write(self._fd, view):]
-        if sync and data:
-            os.fsync(self._fd)
+        if not data:
+            return
+        for attempt in (1, 2):
+            start = os.fstat(self._fd).st_size
+            try:
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(self._fd, view):]
+                if sync:
+                    os.fsync(self._fd)
+                return
+            except OSError as exc:
+                with contextlib.suppress(OSError):
+                    os.ftruncate(self._fd, start)  # never leave half a record behind
+                if exc.errno in _NO_SPACE and attempt == 1 and self._release_reserve():
+                    continue
+                if exc.errno in _NO_SPACE:
+                    free = _free_bytes(self.dir)
+                    raise NexaraError(
+                        f"{shown(str(self.path))}: no space left to record the moves: needs {len(data):,} "
+                        f"bytes free on its file system, {free:,} free; free some space there and run "
+                        "again (nothing more was moved)") from exc
+                raise NexaraError(f"{shown(str(self.path))}: cannot write the journal: "
+                                  f"{exc.strerror or exc}") from exc
 
     def write_raw(self, data: bytes) -> None:
         """Append raw bytes (tests and crash injection: a torn record)."""
@@ -287,6 +367,7 @@ class Journal:
 
     def close(self) -> None:
         if self._fd is not None:
+            self._keep_reserve()  # a restore that freed space earns the reserve back
             os.close(self._fd)  # closing releases the flock
             self._fd = None
 
@@ -295,3 +376,33 @@ class Journal:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _free_bytes(path: str | os.PathLike[str]) -> int:
+    try:
+        st = os.statvfs(path)
+    except OSError:
+        return 0
+    return st.f_bavail * st.f_frsize
+
+
+def _load_fallocate() -> Any:
+    try:
+        fn = ctypes.CDLL(None, use_errno=True).fallocate
+    except (OSError, AttributeError):
+        return None
+    fn.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int64, ctypes.c_int64]
+    fn.restype = ctypes.c_int
+    return fn
+
+
+_fallocate = _load_fallocate()
+
+
+def _preallocate(fd: int, offset: int, length: int) -> None:
+    """Allocate [offset, offset+length) of fd without changing its size; OSError if refused."""
+    if _fallocate is None:
+        raise OSError(errno.ENOSYS, "fallocate is not available")
+    if _fallocate(fd, _FALLOC_FL_KEEP_SIZE, offset, length) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, os.strerror(err))

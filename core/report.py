@@ -71,6 +71,9 @@ def render_report(console: Console, summary: Summary, *, top_reasons: int = 8) -
             console.print(
                 f"   [dim](valid includes {c.warning} warning, {c.damaged} damaged)[/]", highlight=False
             )
+        if c.not_checked:
+            console.print(f"   Not checked: {c.not_checked} [dim](the check did not finish; a rescan "
+                          "retries them)[/]", highlight=False)
     o = summary.overall
     console.print()
     console.print(RULE, markup=False, highlight=False)
@@ -86,6 +89,8 @@ def render_report(console: Console, summary: Summary, *, top_reasons: int = 8) -
     for v in VERDICT_ORDER:
         n = getattr(o, v.value)
         verdicts.add_row(f"[{styles[v.value]}]{v.value}[/]", str(n), pct(n, o.total))
+    if o.not_checked:  # neither usable nor lost (core.summary)
+        verdicts.add_row("[magenta]not checked[/]", str(o.not_checked), pct(o.not_checked, o.total))
     console.print()
     console.print(verdicts)
     if summary.reasons:

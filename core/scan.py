@@ -231,12 +231,14 @@ def stored_results(root: Path | str) -> tuple[ScanStore, dict[str, Any]]:
     Raises NexaraError when there is nothing stored, so `results` and friends
     say "scan first" instead of showing an empty table.
     """
+    from core.userpaths import shown  # a ROOT with a newline stays one line
+
     root_path = Path(root).expanduser()
     if not ScanStore.exists_for(root_path):
-        raise NexaraError(f"no scan yet for {root} — run `nexara scan {root}` first")
+        raise NexaraError(f"no scan yet for {shown(str(root))} — run `nexara scan {shown(str(root))}` first")
     store = ScanStore.for_root(root_path)
     if not store.has_results():
         store.close()
-        raise NexaraError(f"no scan yet for {root} — run `nexara scan {root}` first")
+        raise NexaraError(f"no scan yet for {shown(str(root))} — run `nexara scan {shown(str(root))}` first")
     meta = store.get_meta("last_scan", {}) or {}
     return store, meta if isinstance(meta, dict) else {}

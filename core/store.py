@@ -4,8 +4,15 @@ Rows are keyed by relative path and validated by size, mtime, level and engine
 version, so an unchanged rescan is a single indexed read and a scan killed half
 way resumes from whatever it committed. Results are committed in batches (a
 kill loses at most one batch). The dataset itself is never written to.
-A `timeout` or `crash` verdict is stored (the report shows it) but never reused:
-it may have been the machine's fault (load, memory), so a rescan retries it.
+A check that never finished (`timeout`, `crash`, `check_failed`: "not checked",
+see `core.summary`) is stored (the report shows it) but never reused: it may have
+been the machine's fault (load, memory) or ours, so a rescan retries it.
+
+A store file that is not SQLite (garbage, truncated to nothing useful, a file
+copied over it) is moved aside as `<name>.not-sqlite-<time>`, said once on
+stderr (and kept in `moved_aside` for commands that report it as an event), and
+a new empty store is started: scan results are a cache of what the files say, so
+a rescan rebuilds them; the user's data is never touched.
 
 `location` tracks the journaled quarantine: a quarantined file keeps its row
 (the verdict is still true of the bytes), marked `quarantine`, so summaries
@@ -14,8 +21,11 @@ drop it at once and a restore brings it back without a rescan.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import sqlite3
+import sys
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -23,14 +33,17 @@ from typing import Any
 
 from core import ENGINE_VERSION
 from core.dataset import VideoFile
+from core.errors import NexaraError
 from core.paths import store_path_for
 from core.records import FileResult, Verdict, level_rank
+from core.summary import NOT_CHECKED_REASONS
+from core.userpaths import shown
 
 DATASET = "dataset"
 QUARANTINE = "quarantine"
 # Verdicts about the check rather than the file (`core.workers.failure_result`):
 # never served from the store, always checked again.
-RETRIED_REASONS = frozenset({"timeout", "crash"})
+RETRIED_REASONS = NOT_CHECKED_REASONS
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS files (
@@ -67,16 +80,71 @@ def _rel(value: str | bytes) -> str:
     return value.decode("utf-8", "surrogateescape") if isinstance(value, bytes) else value
 
 
+def _not_a_database(exc: sqlite3.DatabaseError) -> bool:
+    """SQLITE_NOTADB / SQLITE_CORRUPT: the file is not (or no longer) a database.
+
+    Not an OperationalError ("database is locked", "unable to open"): those say
+    nothing against the file, which must then never be moved.
+    """
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is not None:
+        return code & 0xFF in (sqlite3.SQLITE_NOTADB, sqlite3.SQLITE_CORRUPT)
+    return type(exc) is sqlite3.DatabaseError
+
+
 class ScanStore:
     def __init__(self, path: Path, root: Path | None = None):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(str(self.path), timeout=30, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(_SCHEMA)
+        self.moved_aside: Path | None = None  # where a store that was not SQLite went
+        try:
+            self._db = self._connect()
+        except sqlite3.DatabaseError as exc:
+            if not _not_a_database(exc):
+                raise NexaraError(f"{shown(str(self.path))}: cannot open the scan store: {exc}") from exc
+            self.moved_aside = self._move_aside(exc)
+            print(f"nexara: {self.notice}", file=sys.stderr, flush=True)
+            self._db = self._connect()
         if root is not None:
             self.set_meta("root", str(Path(root).resolve()))
+
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(str(self.path), timeout=30, check_same_thread=False)
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.executescript(_SCHEMA)
+        except BaseException:
+            db.close()
+            raise
+        return db
+
+    def _move_aside(self, exc: sqlite3.DatabaseError) -> Path:
+        """Rename a store that is not SQLite (and its -wal/-shm files) out of the way."""
+        aside = self.path.with_name(f"{self.path.name}.not-sqlite-{time.strftime('%Y%m%d-%H%M%S')}")
+        n = 1
+        while aside.exists():
+            n += 1
+            aside = aside.with_name(f"{aside.name.split('~')[0]}~{n}")
+        try:
+            os.rename(self.path, aside)
+        except OSError as err:
+            raise NexaraError(f"{shown(str(self.path))}: the scan store is not a SQLite database ({exc}) "
+                              f"and cannot be moved aside: {err.strerror or err}") from err
+        for suffix in ("-wal", "-shm"):
+            with contextlib.suppress(FileNotFoundError):
+                os.rename(f"{self.path}{suffix}", f"{aside}{suffix}")
+        self._why = str(exc)
+        return aside
+
+    @property
+    def notice(self) -> str:
+        """One line saying that the store was moved aside and rebuilt ('' when it was not)."""
+        if self.moved_aside is None:
+            return ""
+        return (f"{shown(str(self.path))}: the scan store was not a SQLite database ({self._why}); "
+                f"moved it aside to {shown(str(self.moved_aside))} and started a new one "
+                "(rescan to fill it)")
 
     @classmethod
     def for_root(cls, root: Path) -> ScanStore:

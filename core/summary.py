@@ -3,6 +3,14 @@
 Computed in one pass over results (O(n)), from the store or from a live stream.
 `corrupt` is the only verdict counted as lost; whether `damaged` is kept is the
 caller's choice (`damaged_is_lost`).
+
+"Not checked" is a category of its own: a file whose check never finished (the
+worker hit its hard timeout, the decoder process died, or our checker raised:
+reason `timeout`, `crash` or `check_failed`) carries the verdict `corrupt` in its
+record, but nothing is known about its bytes. It is neither usable nor lost: it is
+counted in `total`, never in `lost` or `valid`, and rates are over the files that
+were checked. The quarantine never moves such a file by default and a rescan
+checks it again (`core.store`).
 """
 
 from __future__ import annotations
@@ -15,6 +23,14 @@ from typing import Any
 from core.dataset import KNOWN_SPLITS
 from core.records import FileResult, Verdict
 
+# Reasons that say the check did not finish, not that the file is bad.
+NOT_CHECKED_REASONS = frozenset({"timeout", "crash", "check_failed"})
+
+
+def is_not_checked(r: FileResult) -> bool:
+    """The check of this file never finished (see module doc): its verdict says nothing."""
+    return r.verdict is Verdict.CORRUPT and not NOT_CHECKED_REASONS.isdisjoint(r.reasons)
+
 
 @dataclass
 class Counts:
@@ -22,35 +38,48 @@ class Counts:
     warning: int = 0
     damaged: int = 0
     corrupt: int = 0
+    not_checked: int = 0  # the check never finished: neither usable nor lost
 
     @property
     def total(self) -> int:
-        return self.ok + self.warning + self.damaged + self.corrupt
+        return self.ok + self.warning + self.damaged + self.corrupt + self.not_checked
+
+    @property
+    def checked(self) -> int:
+        return self.total - self.not_checked
 
     def lost(self, damaged_is_lost: bool = False) -> int:
         return self.corrupt + (self.damaged if damaged_is_lost else 0)
 
     def valid(self, damaged_is_lost: bool = False) -> int:
-        return self.total - self.lost(damaged_is_lost)
+        return self.checked - self.lost(damaged_is_lost)
 
     def rate(self, damaged_is_lost: bool = False) -> float:
-        """Share lost, 0.0 for an empty group (no division by zero)."""
-        return self.lost(damaged_is_lost) / self.total if self.total else 0.0
+        """Share lost of the files that were checked, 0.0 when none was (no division by zero)."""
+        return self.lost(damaged_is_lost) / self.checked if self.checked else 0.0
 
     def add(self, verdict: Verdict, n: int = 1) -> None:
         setattr(self, verdict.value, getattr(self, verdict.value) + n)
 
+    def add_result(self, r: FileResult) -> None:
+        if is_not_checked(r):
+            self.not_checked += 1
+        else:
+            self.add(r.verdict)
+
     def merge(self, other: Counts) -> None:
         for v in Verdict:
             self.add(v, getattr(other, v.value))
+        self.not_checked += other.not_checked
 
     def to_dict(self) -> dict[str, int]:
         return {"total": self.total, "ok": self.ok, "warning": self.warning,
-                "damaged": self.damaged, "corrupt": self.corrupt}
+                "damaged": self.damaged, "corrupt": self.corrupt, "not_checked": self.not_checked}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Counts:
-        return cls(**{v.value: int(d.get(v.value, 0)) for v in Verdict})
+        return cls(**{v.value: int(d.get(v.value, 0)) for v in Verdict},
+                   not_checked=int(d.get("not_checked", 0)))
 
 
 @dataclass
@@ -59,7 +88,7 @@ class Summary:
     reasons: Counter[str] = field(default_factory=Counter)  # reason code -> files carrying it
 
     def add(self, r: FileResult) -> None:
-        self.groups.setdefault((r.split, r.cls), Counts()).add(r.verdict)
+        self.groups.setdefault((r.split, r.cls), Counts()).add_result(r)
         for code in set(r.reasons):
             self.reasons[code] += 1
 

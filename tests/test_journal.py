@@ -90,3 +90,15 @@ def test_second_writer_is_refused_while_the_first_holds_the_lock(tmp_path):
     with Journal(tmp_path), pytest.raises(NexaraError, match="another nexara"):
         Journal(tmp_path).open()
     Journal(tmp_path).open().close()  # released after close
+
+
+def test_the_journal_keeps_space_for_its_records(tmp_path):
+    """A full disk must not block the undo (issue 11.4): 1 MiB stays allocated past the
+    journal's end (no extra file where the file system can preallocate)."""
+    from core.journal import RESERVE_BYTES
+
+    with Journal(tmp_path) as j:
+        j.append([_intent("b1", 1, "a.mp4")])
+        st = os.stat(j.path)
+        assert st.st_blocks * 512 >= st.st_size + RESERVE_BYTES - 4096
+    assert sorted(p.name for p in j.dir.iterdir()) == ["journal.jsonl"]

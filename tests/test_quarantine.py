@@ -20,13 +20,15 @@ from core.journal import Journal
 from core.store import QUARANTINE, ScanStore
 from core.summary import summarize
 from tests.helpers_crash import (
+    REPO,
+    Mounts,
     assert_each_once,
     digest_tree,
+    fill,
     make_dataset,
     remount_ro,
+    run_in_pty,
     run_nexara,
-    try_mount_tmpfs,
-    umount,
 )
 
 KILLED = -signal.SIGKILL
@@ -34,18 +36,10 @@ KILLED = -signal.SIGKILL
 
 @pytest.fixture
 def mounts():
-    """Mount tmpfs file systems for one test and always unmount them."""
-    done: list[Path] = []
-
-    def mount(path: Path) -> bool:
-        ok = try_mount_tmpfs(path)
-        if ok:
-            done.append(path)
-        return ok
-
-    yield mount
-    for p in reversed(done):
-        umount(p)
+    """Mount file systems (tmpfs, bind, loop) for one test and always unmount them."""
+    m = Mounts()
+    yield m
+    m.close()
 
 
 def _events(out: str) -> list[dict]:
@@ -314,3 +308,291 @@ def test_symlinked_dirs_escaping_root_are_refused(tmp_path):
     assert [r for r, _ in p.refused] == ["test/violent/x.mp4"]
     assert "outside the dataset" in p.refused[0][1]
     assert "test/violent/x.mp4" not in {i.rel for i in p.items}
+
+
+# -- issue 11: faults and hostile input ----------------------------------------------------------
+
+
+def _put(root: Path, rel: str, data: bytes | None = None, verdict: str = "corrupt",
+         reasons: tuple[str, ...] = ("not_a_video",), video: bool = False) -> None:
+    """One file under ROOT with its stored verdict (a real clip when `video`)."""
+    from core.records import FileResult, Verdict
+
+    p = root / rel
+    p.parent.mkdir(parents=True, exist_ok=True)
+    if video:
+        from core.demo import write_clip
+
+        write_clip(p, "violent", size=(64, 48), fps=10, seconds=0.5, seed=3)
+    else:
+        p.write_bytes(data if data is not None else os.urandom(700))
+    st = os.stat(p)
+    split, cls = rel.split("/")[:2]
+    with _store(root) as s:
+        s.put_many([FileResult(rel, split, cls, Verdict(verdict), list(reasons),
+                               size=st.st_size, mtime_ns=st.st_mtime_ns)])
+
+
+CR_BAD, LF_GOOD = "train/violent/a\rb.mp4", "train/violent/a\nb.mp4"
+
+
+def test_a_carriage_return_in_a_nul_list_moves_that_file_not_its_newline_twin(tmp_path):
+    """Read as text, `a\\rb.mp4` became `a\\nb.mp4`: the healthy clip moved instead (issue 11.2)."""
+    root = tmp_path / "ds"
+    _put(root, CR_BAD)
+    _put(root, LF_GOOD, verdict="ok", reasons=(), video=True)
+    lst = tmp_path / "approved.lst"
+    lst.write_bytes(CR_BAD.encode() + b"\0")
+    r = run_nexara("quarantine", str(root), "--files-from", str(lst), "--yes", "--json")
+    assert r.returncode == 0, r.stderr
+    assert [e["rel"] for e in _events(r.stdout) if e["type"] == "moved"] == [CR_BAD]
+    assert (root / LF_GOOD).is_file() and (root / "corrupted_videos" / CR_BAD).is_file()
+    # A name that is not UTF-8 is read byte for byte, in both list forms.
+    odd = os.fsdecode(b"train/violent/bad\xffname.mp4")
+    _put(root, odd)
+    for data in (os.fsencode(odd) + b"\0", b"# approved\r\n" + os.fsencode(odd) + b"\r\n"):
+        lst.write_bytes(data)
+        assert q.read_files_from(lst, root) == [odd]
+
+
+@pytest.fixture
+def cli_env(sshd, tmp_path):
+    """A `nexara … --host nexara-test` client whose host runs this checkout (same state dir)."""
+    import sys
+
+    remote = tmp_path / "remote-nexara"
+    remote.write_text(f"#!/bin/sh\nPYTHONPATH={REPO} exec {sys.executable} -m core \"$@\"\n")
+    remote.chmod(0o755)
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(f'[hosts.nexara-test]\nremote_nexara = "{remote}"\n'
+                   f'env = {{ NEXARA_STATE_DIR = "{os.environ["NEXARA_STATE_DIR"]}" }}\n')
+    return {**os.environ, "NEXARA_SSH_CONFIG": str(sshd.ssh_config), "NEXARA_CONFIG": str(cfg),
+            "PYTHONPATH": str(REPO), "PYTHONIOENCODING": "utf-8:strict"}
+
+
+def test_hostile_names_over_host_are_planned_shown_and_moved_exactly(tmp_path, cli_env):
+    """Plan there, ask here (a UTF-8 terminal), move there: `\\r`, `\\n` and a non-UTF-8 byte."""
+    import sys
+
+    root = tmp_path / "ds"
+    odd = os.fsdecode(b"train/violent/bad\xffname.mp4")
+    _put(root, CR_BAD)
+    _put(root, odd)
+    _put(root, LF_GOOD, verdict="ok", reasons=(), video=True)
+    argv = [sys.executable, "-m", "core", "quarantine", str(root), "--host", "nexara-test"]
+    import subprocess
+
+    dry = subprocess.run([*argv, "--dry-run"], env=cli_env, capture_output=True, timeout=120)
+    text = dry.stdout.decode("utf-8", "backslashreplace") + dry.stderr.decode("utf-8", "backslashreplace")
+    assert dry.returncode == 0, text
+    assert "'train/violent/bad\\xffname.mp4'" in text and "'train/violent/a\\rb.mp4'" in text, text
+    rc, out = run_in_pty(argv, cli_env, "y")
+    text = out.decode("utf-8", "backslashreplace")
+    assert rc == 0, text
+    assert "Traceback" not in text and "surrogates" not in text, text
+    assert "would move 2 file(s)" in text, text
+    assert (root / LF_GOOD).is_file(), "the healthy clip was moved"
+    for rel in (CR_BAD, odd):
+        assert not (root / rel).exists() and (root / "corrupted_videos" / rel).is_file(), rel
+
+
+def _ext2(mounts: Mounts, img: Path, mnt: Path, size_kb: int) -> bool:
+    """A small real ext2 file system (1 KiB blocks, no reserved blocks) on a loop device."""
+    import subprocess
+
+    with open(img, "wb") as f:
+        f.truncate(size_kb * 1024)
+    subprocess.run(["mke2fs", "-q", "-F", "-t", "ext2", "-b", "1024", "-m", "0", str(img)],
+                   check=True, capture_output=True)
+    mnt.mkdir(parents=True, exist_ok=True)
+    ok = subprocess.run(["mount", "-o", "loop", str(img), str(mnt)], capture_output=True).returncode == 0
+    if ok:
+        mounts.done.append(mnt)
+    return ok
+
+
+@pytest.mark.parametrize("kind", ["ext2", "tmpfs"])
+def test_a_full_quarantine_disk_names_the_file_leaves_no_partial_and_restore_still_works(
+        tmp_path, mounts, kind):
+    """Issue 11.4: quarantine onto a full file system, then undo on it while it is full.
+
+    ext2 cannot preallocate past a file's end, so the journal's reserve is a file there;
+    on tmpfs it is space the journal owns. On ext2 a file's block map needs blocks of its
+    own, so a copy that the free space seemed to allow still fails half way: its partial
+    copy must go."""
+    root = tmp_path / "ds"
+    corrupt = sorted(make_dataset(root, n=6, size=200_000))
+    before = digest_tree(root)
+    fs = tmp_path / "small"
+    if kind == "ext2":
+        assert _ext2(mounts, tmp_path / "small.img", fs, 4096), "this test needs `mount -o loop` (root)"
+    else:
+        assert mounts.tmpfs(fs, size_mb=4), "this test needs `mount` (root)"
+    (fs / "q").mkdir()
+    assert mounts.bind(fs / "q", root / "corrupted_videos")
+    lst = tmp_path / "first.txt"
+    lst.write_text(corrupt[0] + "\n")
+    r = run_nexara("quarantine", str(root), "--files-from", str(lst), "--yes")
+    assert r.returncode == 0, r.stdout + r.stderr
+    # Something else fills the disk. ext2: room left for one file's bytes, not its block map.
+    size = (root / corrupt[1]).stat().st_size
+    fill(fs, leave=size + 1024 if kind == "ext2" else size - 4096)
+    r = run_nexara("quarantine", str(root), "--yes")
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "Traceback" not in r.stderr
+    lines = [ln for ln in r.stdout.splitlines() if ln.startswith("skipped")]
+    assert len(lines) == len(corrupt) - 1, r.stdout
+    for rel, ln in zip(corrupt[1:], lines, strict=True):
+        assert rel in ln and "no space left" in ln and "needs 195.3 KiB" in ln and "free" in ln, ln
+    assert_each_once(root, before)  # no partial copies left, every file in one place
+    # Now completely full: the undo must still work (it frees space as it goes).
+    fill(fs, leave=0, name="filler2")
+    assert os.statvfs(fs).f_bavail == 0
+    r = run_nexara("quarantine", str(root), "--yes")
+    assert r.returncode == 1 and "Traceback" not in r.stderr, r.stderr
+    assert_each_once(root, before)
+    r = run_nexara("restore", str(root), "--all")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert digest_tree(root) == before
+
+
+def test_a_copy_that_fails_half_way_leaves_no_partial_and_names_the_file(tmp_path, mounts):
+    """Issue 11.4: the partial copy of a failed cross-device copy was left behind. Here the
+    kernel refuses the copy's writes past 128 KiB (RLIMIT_FSIZE: EFBIG), half way through."""
+    root = tmp_path / "ds"
+    corrupt = sorted(make_dataset(root, n=3, size=300_000))
+    before = digest_tree(root)
+    assert mounts(root / "corrupted_videos"), "this test needs `mount` (root)"
+    r = run_nexara("quarantine", str(root), "--yes", max_file_bytes=128 * 1024)
+    assert r.returncode == 1, r.stdout + r.stderr
+    lines = [ln for ln in r.stdout.splitlines() if ln.startswith("skipped")]
+    assert [ln.split()[1].rstrip(":") for ln in lines] == corrupt, r.stdout
+    assert all("copy failed: File too large; left in place" in ln for ln in lines), lines
+    assert_each_once(root, before)  # no partial copy left, every file still where it was
+    assert run_nexara("quarantine", str(root), "--yes").returncode == 0
+    assert run_nexara("restore", str(root), "--all").returncode == 0
+    assert digest_tree(root) == before
+
+
+def test_a_name_too_long_for_a_partial_copy_still_moves_across_file_systems(tmp_path, mounts):
+    """Issue 11.16: a 250-byte name fits both file systems, `<name>.nexara-partial` fits neither."""
+    root = tmp_path / "ds"
+    rel = "train/violent/" + "x" * 246 + ".mp4"
+    _put(root, rel)
+    before = digest_tree(root)
+    assert mounts(root / "corrupted_videos"), "this test needs `mount` (root)"
+    r = run_nexara("quarantine", str(root), "--yes", "--json")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert [e["note"] for e in _events(r.stdout) if e["type"] == "moved"] == ["copied across file systems"]
+    assert_each_once(root, before)
+    assert run_nexara("restore", str(root), "--all").returncode == 0
+    assert digest_tree(root) == before
+
+
+def test_a_path_too_long_at_the_destination_is_named_and_left_in_place(tmp_path, mounts):
+    """Issue 11.16: the quarantine path is 17 bytes longer than the dataset path; past PATH_MAX
+    the kernel refuses it. Say which file and why, keep it, move the others."""
+    root = tmp_path / "ds"
+    corrupt = make_dataset(root, n=2)
+    assert mounts(root / "corrupted_videos"), "this test needs `mount` (root)"
+    budget = 4095 - len(str(root)) - 1 - len("train/violent/") - len("/clip.mp4")
+    deep = "/".join(["d" * 199] * (budget // 200))
+    deep += "/" + "e" * (budget - len(deep) - 1)
+    rel = f"train/violent/{deep}/clip.mp4"
+    assert len(str(root / rel)) <= 4095 < len(str(root / "corrupted_videos" / rel))
+    _put(root, rel)
+    r = run_nexara("quarantine", str(root), "--yes")
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "Traceback" not in r.stderr
+    line = next(ln for ln in r.stdout.splitlines() if ln.startswith("skipped"))
+    assert "clip.mp4" in line and "longer than the system allows" in line and "left in place" in line
+    assert (root / rel).is_file()
+    assert all((root / "corrupted_videos" / c).is_file() for c in corrupt)
+
+
+@pytest.mark.parametrize("how", ["symlink", "bind"])
+def test_a_quarantine_folder_inside_the_dataset_is_refused(tmp_path, mounts, how):
+    """Issue 11.7: `corrupted_videos` pointing into a split would hide clips in another split."""
+    root = tmp_path / "ds"
+    make_dataset(root, n=4)
+    target = root / "train" / "nonviolent"
+    before = digest_tree(root)
+    if how == "symlink":
+        os.symlink(target, root / "corrupted_videos")
+    else:
+        assert mounts.bind(target, root / "corrupted_videos"), "this test needs `mount` (root)"
+    for argv in (["quarantine", str(root), "--yes"], ["restore", str(root), "--all"],
+                 ["quarantine", str(root), "--list"]):
+        r = run_nexara(*argv)
+        assert r.returncode == 2, (argv, r.stdout, r.stderr)
+        err = r.stderr.strip().splitlines()
+        assert len(err) == 1 and "corrupted_videos" in err[0] and "refusing" in err[0], err
+    mounts.close()
+    if how == "symlink":
+        os.unlink(root / "corrupted_videos")
+    assert digest_tree(root) == before
+
+
+def test_not_checked_files_are_never_moved_by_default_and_shown_apart(tmp_path):
+    """Issue 11.9: timeout / crash / check_failed say nothing about the bytes."""
+    from core.dataset import VideoFile
+    from core.workers import failure_result
+
+    root = tmp_path / "ds"
+    corrupt = make_dataset(root, n=2)
+    unchecked = {}
+    for reason in ("timeout", "crash", "check_failed"):
+        rel = f"train/violent/healthy_{reason}.mp4"
+        _put(root, rel, verdict="ok", reasons=(), video=True)
+        st = (root / rel).stat()
+        with _store(root) as s:  # what the worker pool stores when the check never returns
+            s.put_many([failure_result(VideoFile(rel, "train", "violent", st.st_size, st.st_mtime_ns),
+                                       "standard", reason, "test", 0.05)])
+        unchecked[rel] = reason
+    r = run_nexara("quarantine", str(root), "--yes", "--json")
+    assert r.returncode == 0, r.stderr
+    evs = _events(r.stdout)
+    plan = next(e for e in evs if e["type"] == "plan")
+    assert {d["rel"]: d["reasons"] for d in plan["not_checked"]} == {k: [v] for k, v in unchecked.items()}
+    assert sorted(e["rel"] for e in evs if e["type"] == "moved") == sorted(corrupt)
+    assert all((root / rel).is_file() for rel in unchecked)
+    r = run_nexara("quarantine", str(root), "--dry-run")
+    assert "not checked 3 file(s)" in r.stdout and "would move 0 file(s)" in r.stdout, r.stdout
+    # Named explicitly they are the user's call: a list moves them.
+    lst = tmp_path / "l.txt"
+    lst.write_text("train/violent/healthy_timeout.mp4\n")
+    r = run_nexara("quarantine", str(root), "--files-from", str(lst), "--yes", "--json")
+    assert [e["rel"] for e in _events(r.stdout) if e["type"] == "moved"] == ["train/violent/healthy_timeout.mp4"]
+
+
+def test_an_empty_root_is_refused_not_read_as_the_current_folder(tmp_path):
+    """Issue 11.6: `quarantine '' --yes` moved the files of the current folder."""
+    root = tmp_path / "ds"
+    make_dataset(root, n=3)
+    before = digest_tree(root)
+    for argv in (["quarantine", "", "--yes"], ["restore", "", "--all"], ["scan", ""],
+                 ["quarantine", "", "--list"]):
+        r = run_nexara(*argv, cwd=root)
+        assert r.returncode == 2, (argv, r.stdout, r.stderr)
+        err = r.stderr.strip().splitlines()
+        assert len(err) == 1 and "ROOT is empty" in err[0], (argv, err)
+    assert digest_tree(root) == before
+    assert not (root / "corrupted_videos").exists()
+
+
+def test_a_root_with_a_newline_is_quoted_on_one_line(tmp_path):
+    """Issue 11.12: the error for ROOT `a\\nb` came out on two lines."""
+    for root in (tmp_path / "no\nsuch", tmp_path / "a\r\x1b[2Jb"):
+        quoted = "'" + str(root).replace("\n", "\\n").replace("\r", "\\r").replace("\x1b", "\\x1b") + "'"
+        for argv in (["quarantine", str(root), "--yes"], ["restore", str(root), "--all"],
+                     ["scan", str(root)], ["quarantine", str(root), "--list"],
+                     ["results", str(root)]):
+            r = run_nexara(*argv)
+            assert r.returncode == 2, (argv, r.stderr)
+            err = r.stderr.rstrip("\n").split("\n")
+            assert len(err) == 1 and "\r" not in err[0] and "\x1b" not in err[0], (argv, err)
+            assert quoted in err[0], (argv, err)
+    made = tmp_path / "real\nfolder"
+    made.mkdir()
+    r = run_nexara("restore", str(made), "--all")
+    assert r.returncode == 2 and len(r.stderr.strip().split("\n")) == 1 and "'" in r.stderr, r.stderr

@@ -60,7 +60,8 @@ def test_json_report_schema_and_awkward_names(tmp_path: Path) -> None:
     data = json.loads(out.read_text(encoding="utf-8"))
     assert set(data) == {"root", "level", "summary", "files"}
     assert data["root"] == "/data/ds" and data["level"] == "standard"
-    assert data["summary"]["overall"] == {"total": 9, "ok": 4, "warning": 1, "damaged": 1, "corrupt": 3}
+    assert data["summary"]["overall"] == {"total": 9, "ok": 4, "warning": 1, "damaged": 1, "corrupt": 3,
+                                          "not_checked": 0}
     assert len(data["files"]) == 9
     for f in data["files"]:
         assert set(REPORT_FIELDS) <= set(f)

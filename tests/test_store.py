@@ -96,3 +96,38 @@ def test_timeout_and_crash_are_stored_but_retried(store: ScanStore) -> None:
     assert store.count() == 4 and store.get("hang.mp4")[0].reasons == ["timeout"]
     # The raw form served to rescans is exactly what to_dict() would give.
     assert store.cached_dicts(videos, "standard")["cut.mp4"] == results[2].to_dict()
+
+
+def test_check_failed_is_retried_like_timeout_and_crash(store: ScanStore) -> None:
+    """Issue 11.9: a checker that raised says nothing about the bytes; the next scan tries again."""
+    bug = _r("bug.mp4", verdict=Verdict.CORRUPT)
+    bug.reasons = ["check_failed"]
+    store.put_many([bug, _r("fine.mp4")])
+    assert set(store.cached([_v("bug.mp4"), _v("fine.mp4")], "standard")) == {"fine.mp4"}
+
+
+@pytest.mark.parametrize("garbage", [b"this is not a database\n" * 10, b"SQLite format 3\x00" + b"\xff" * 200])
+def test_a_store_that_is_not_sqlite_is_moved_aside_and_rebuilt(tmp_path: Path, garbage: bytes) -> None:
+    """Issue 11.11: `results`, `scan` and `quarantine` crashed with a traceback on such a store."""
+    from core.paths import store_path_for
+    from tests.helpers_crash import make_dataset, run_nexara
+
+    root = tmp_path / "ds"
+    make_dataset(root, n=2, real_videos=2)
+    path = store_path_for(root)
+    for argv in (["results", str(root)], ["quarantine", str(root), "--yes"], ["scan", str(root)]):
+        path.write_bytes(garbage)
+        for leftover in path.parent.glob(path.name + ".not-sqlite-*"):
+            leftover.unlink()
+        r = run_nexara(*argv)
+        assert "Traceback" not in r.stderr, (argv, r.stderr)
+        assert r.returncode in (0, 1, 2), (argv, r.returncode)
+        notice = [ln for ln in r.stderr.splitlines() if "not a SQLite database" in ln]
+        assert notice and "moved it aside" in notice[0] and str(path) in notice[0], (argv, r.stderr)
+        aside = list(path.parent.glob(path.name + ".not-sqlite-*"))
+        assert len(aside) == 1 and aside[0].read_bytes() == garbage, argv
+        if argv[0] != "scan":
+            assert r.returncode == 2 and "scan" in r.stderr.splitlines()[-1], (argv, r.stderr)
+    # The rebuilt store is a real one: the scan filled it.
+    with ScanStore(path) as s:
+        assert s.count() == 2

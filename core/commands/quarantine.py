@@ -4,11 +4,21 @@ Nothing moves without consent: with `--yes` it moves; without it, a person at a
 terminal sees the plan (count, total size, by reason) and answers y/N (with
 `--host`, too: planned there, asked here, see `remote_events`); with no
 terminal (scripts, `--json`) it lists the plan and refuses (exit 2).
-Every run first recovers any move a crash interrupted. `--list` shows the journal.
+Every run first recovers any move a crash interrupted. `--list` shows the journal,
+the lines of it that are not records, and the files in the quarantine folder that
+it does not account for (orphans: `nexara restore ROOT --orphans` puts them back).
+Files whose check never finished (timeout, crash, check_failed) are "not checked":
+listed apart in the plan, never moved unless named in `--files-from`.
 
-Events: `recovered` (per interrupted move), `plan`, `planned` (per file, dry
-run), `moved` / `skipped` (per file), `progress`, `batch` (summary); with
-`--list`: `journal_batch` per batch and `quarantine` (totals).
+Exit status (the same rule as `restore`): 0 when every selected file moved (or
+there was nothing to move), 1 when some were skipped (each named on its own
+line), 2 when the command refused to start. With `--json` a finished run exits
+0 and the `batch` event's `skipped` says how many.
+
+Events: `recovered` (per interrupted move), `plan` (with `not_checked`), `planned`
+(per file, dry run), `started`, `moved` / `skipped` (per file), `progress`, `batch`
+(summary); with `--list`: `journal_batch` per batch, `journal_bad_line`, `orphan`
+and `quarantine` (totals).
 """
 
 from __future__ import annotations
@@ -25,6 +35,7 @@ from core.errors import NexaraError
 from core.events import drain, event
 from core.records import Verdict
 from core.units import human_size
+from core.userpaths import root_arg, shown
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -63,13 +74,16 @@ def outcome_events(
     it: Iterable[Any], total: int, t0: float | None = None,
 ) -> Iterator[dict[str, Any]]:
     """Engine objects (recovery actions, outcomes, the batch result) → events, with throttled progress."""
-    from core.quarantine import BatchResult, Outcome, RecoveryAction
+    from core.quarantine import BatchResult, Outcome, RecoveryAction, Started
 
     t0 = t0 or time.perf_counter()
     done, last = 0, 0.0
     for x in it:
         if isinstance(x, RecoveryAction):
             yield event("recovered", **x.to_dict())
+        elif isinstance(x, Started):
+            total = x.total  # the selection as made after recovery
+            yield event("started", **x.to_dict())
         elif isinstance(x, Outcome):
             done += 1
             yield event(x.status, **x.to_dict())
@@ -85,7 +99,7 @@ def events(args: argparse.Namespace) -> Iterator[dict[str, Any]]:
     from core import quarantine as q
     from core.store import ScanStore
 
-    root = Path(args.root).expanduser()
+    root = root_arg(args.root)
     if args.list:
         for a in q.recover(root):
             yield event("recovered", **a.to_dict())
@@ -93,10 +107,13 @@ def events(args: argparse.Namespace) -> Iterator[dict[str, Any]]:
         return
     files = q.read_files_from(args.files_from, root) if args.files_from else None
     if not root.is_dir():
-        raise NexaraError(f"{root}: no such directory")
+        raise NexaraError(f"{shown(args.root)}: no such directory")
     if not ScanStore.exists_for(root):
-        raise NexaraError(f"{root}: no scan results; run `nexara scan {args.root}` first")
+        raise NexaraError(f"{shown(args.root)}: no scan results; run `nexara scan {shown(args.root)}` first")
     with ScanStore.for_root(root) as store:
+        if store.moved_aside is not None:
+            raise NexaraError(f"{shown(args.root)}: no scan results (the scan store was not a SQLite "
+                              f"database and was moved aside); run `nexara scan {shown(args.root)}` first")
         for a in q.recover(root, store=store):
             yield event("recovered", **a.to_dict())
         verdicts = args.verdict if args.verdict else (None if files is not None else ["corrupt"])
@@ -105,16 +122,16 @@ def events(args: argparse.Namespace) -> Iterator[dict[str, Any]]:
                     **plan.to_dict())
         for rel in plan.changed:
             yield event("skipped", rel=rel, status="skipped", reason="changed",
-                        message=f"{rel}: changed since the scan (size/mtime); rescan it")
+                        message=f"{shown(rel)}: changed since the scan (size/mtime); rescan it")
         for rel in plan.vanished:
             yield event("skipped", rel=rel, status="skipped", reason="vanished",
-                        message=f"{rel}: vanished since the scan")
+                        message=f"{shown(rel)}: vanished since the scan")
         for rel in plan.not_scanned:
             yield event("skipped", rel=rel, status="skipped", reason="not_scanned",
-                        message=f"{rel}: not in the scan results (not scanned, or not a dataset file)")
+                        message=f"{shown(rel)}: not in the scan results (not scanned, or not a dataset file)")
         for rel in plan.already:
             yield event("skipped", rel=rel, status="skipped", reason="already",
-                        message=f"{rel}: already in quarantine")
+                        message=f"{shown(rel)}: already in quarantine")
         for rel, msg in plan.refused:
             yield event("skipped", rel=rel, status="skipped", reason="refused", message=msg)
         if args.dry_run:
@@ -128,7 +145,7 @@ def events(args: argparse.Namespace) -> Iterator[dict[str, Any]]:
             confirm: Callable[[dict[str, Any]], bool] | None = getattr(args, "confirm", None)
             if confirm is None:
                 raise NexaraError(
-                    f"{root}: would move {len(plan.items)} file(s); refusing without --yes "
+                    f"{shown(args.root)}: would move {len(plan.items)} file(s); refusing without --yes "
                     "(no terminal to confirm on). Re-run with --yes, or --dry-run to look."
                 )
             if not confirm(plan.to_dict()):
@@ -201,13 +218,30 @@ def remote_events(host: Any, argv: Sequence[str], args: argparse.Namespace) -> I
 
 def list_events(root: Path) -> Iterator[dict[str, Any]]:
     from core import quarantine as q
+    from core.journal import Journal
 
     view = q.journal_view(root)
+    journal = shown(str(Journal(root).path))
     for b in view.batches():
         yield event("journal_batch", **b)
+    for n in view.bad_lines:
+        yield event("journal_bad_line", line=n,
+                    message=f"{journal}: line {n} is not a journal record; skipped")
+    found = q.orphans(root, view)
+    yield from orphan_events(root, found)
     inq = view.in_quarantine()
     yield event("quarantine", files=len(inq), bytes=sum(e.size for e in inq.values()),
-                pending=len(view.pending()), torn_bytes=view.torn_bytes, bad_lines=view.bad_lines)
+                pending=len(view.pending()), torn_bytes=view.torn_bytes, bad_lines=view.bad_lines,
+                orphans=len(found), orphan_bytes=sum(o.size for o in found))
+
+
+def orphan_events(root: Path, found: Iterable[Any]) -> Iterator[dict[str, Any]]:
+    """One `orphan` event per file in the quarantine folder that the journal does not account for."""
+    for o in found:
+        why = (f"cannot be restored: {o.problem}" if o.problem
+               else f"restore it with `nexara restore {shown(str(root))} --orphans`")
+        yield event("orphan", **o.to_dict(),
+                    message=f"corrupted_videos/{shown(o.rel)}: not in the journal ({why})")
 
 
 
@@ -229,43 +263,67 @@ def render(events: Iterable[dict[str, Any]], args: argparse.Namespace) -> int:
             return answer.strip().lower() in ("y", "yes")
 
         args.confirm = ask
-    rc = 0
+    skipped = 0
     for ev in events:
         t = ev.get("type")
         if t == "recovered":
-            out.print(f"[yellow]recovered[/] {escape(ev['rel'])}: {escape(ev['message'])} "
-                      f"({ev['action']})", highlight=False)
+            out.print(f"[yellow]recovered[/] {escape(shown(ev['rel']))}: {escape(ev['message'])} "
+                      f"({ev['action']})", highlight=False, soft_wrap=True)
         elif t == "plan":
             n, size = ev["count"], human_size(ev["total_size"])
             verb = "would move" if ev["dry_run"] or not args.yes else "moving"
             out.print(f"[bold]{verb} {n} file(s), {size}[/] into {escape(ev['root'])}/corrupted_videos/",
-                      highlight=False)
+                      highlight=False, soft_wrap=True)
             for code, d in ev["by_reason"].items():
-                out.print(f"  {escape(code):<22} {d['count']:>7}  {human_size(d['bytes'])}", highlight=False)
+                out.print(f"  {escape(code):<22} {d['count']:>7}  {human_size(d['bytes'])}", highlight=False, soft_wrap=True)
+            _print_not_checked(out, ev.get("not_checked") or [], args.root)
         elif t == "planned":
-            out.print(f"  {escape(ev['rel'])}  [dim]{ev['verdict']} {human_size(ev['size'])}[/]",
-                      highlight=False)
+            out.print(f"  {escape(shown(ev['rel']))}  [dim]{ev['verdict']} {human_size(ev['size'])}[/]",
+                      highlight=False, soft_wrap=True)
         elif t == "skipped":
-            out.print(f"[yellow]skipped[/] {escape(ev['message'])}", highlight=False)
+            if ev.get("reason") != "already":  # already where it was asked to go: not a failure
+                skipped += 1
+            out.print(f"[yellow]skipped[/] {escape(ev['message'])}", highlight=False, soft_wrap=True)
         elif t == "batch":
             if ev.get("batch"):
                 out.print(f"[green]{ev['op']} batch {ev['batch']}[/]: {ev['moved']} file(s) "
                           f"({human_size(ev['bytes'])}), {ev['skipped']} skipped, {ev['seconds']:.1f} s"
-                          f"{'  — undo with: nexara restore ' + escape(args.root) + ' --batch ' + ev['batch'] if ev['op'] == 'move' else ''}",
-                          highlight=False)
+                          f"{'  — undo with: nexara restore ' + escape(shown(args.root)) + ' --batch ' + ev['batch'] if ev['op'] == 'move' else ''}",
+                          highlight=False, soft_wrap=True)
             else:
-                out.print("nothing to move", highlight=False)
+                out.print("nothing to move", highlight=False, soft_wrap=True)
         elif t == "log":
-            out.print(escape(ev["message"]), highlight=False)
+            out.print(escape(ev["message"]), highlight=False, soft_wrap=True)
         elif t == "journal_batch":
             st = ", ".join(f"{k} {v}" for k, v in ev["states"].items())
             when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ev["time"]))
             out.print(f"[bold]{ev['batch']}[/] {ev['op']:<7} {when}  {ev['count']} done "
-                      f"({human_size(ev['bytes'])}); {st}", highlight=False)
+                      f"({human_size(ev['bytes'])}); {st}", highlight=False, soft_wrap=True)
             for f in ev["files"]:
-                out.print(f"    {f['state']:<11} {escape(f['rel'])}", highlight=False)
+                out.print(f"    {f['state']:<11} {escape(shown(f['rel']))}", highlight=False, soft_wrap=True)
+        elif t in ("journal_bad_line", "orphan"):
+            out.print(f"[yellow]warning[/] {escape(ev['message'])}", highlight=False, soft_wrap=True)
         elif t == "quarantine":
             out.print(f"in quarantine: {ev['files']} file(s), {human_size(ev['bytes'])}"
-                      + (f"; {ev['pending']} interrupted move(s) pending" if ev["pending"] else ""),
-                      highlight=False)
-    return rc
+                      + (f"; {ev['pending']} interrupted move(s) pending" if ev["pending"] else "")
+                      + (f"; {ev['orphans']} file(s) ({human_size(ev.get('orphan_bytes', 0))}) in "
+                         "corrupted_videos/ not in the journal" if ev.get("orphans") else "")
+                      + (f"; {len(ev['bad_lines'])} journal line(s) skipped" if ev.get("bad_lines") else ""),
+                      highlight=False, soft_wrap=True)
+    return 1 if skipped else 0
+
+
+def _print_not_checked(out: Any, files: list[dict[str, Any]], root: str, show: int = 10) -> None:
+    """Files whose check never finished: not corrupt, not moved; a few by name, then a count."""
+    from rich.markup import escape
+
+    if not files:
+        return
+    codes = sorted({c for f in files for c in f.get("reasons", [])})
+    out.print(f"[yellow]not checked[/] {len(files)} file(s) ({', '.join(codes)}): the check did not "
+              f"finish, so they are not moved; `nexara scan {escape(shown(root))}` checks them again",
+              highlight=False, soft_wrap=True)
+    for f in files[:show]:
+        out.print(f"  {escape(shown(f['rel']))}  [dim]{', '.join(f.get('reasons', []))}[/]", highlight=False, soft_wrap=True)
+    if len(files) > show:
+        out.print(f"  … and {len(files) - show} more (`--json` lists them all)", highlight=False, soft_wrap=True)

@@ -1,11 +1,26 @@
-"""`nexara restore ROOT`: undo quarantine moves — one batch, one file, or everything.
+"""`nexara restore ROOT`: undo quarantine moves — one batch, one file, everything, or the orphans.
 
 Files go back to their original paths through the same journal as the move
 (crash-safe the same way); a file that has reappeared at its original path is
-never overwritten (it is reported, and the quarantined copy stays). The scan
-store marks restored files as part of the dataset again: no rescan needed.
+never overwritten (it is reported, and the quarantined copy stays). Only what
+the journal recorded is put back: a regular file of the recorded size and
+content hash (a symlink or a replaced file is refused, one line each). Any
+move a crash interrupted is recovered first, and the selection (`--batch last`,
+`--file`, `--all`) is made from the recovered journal. The scan store marks
+restored files as part of the dataset again: no rescan needed.
 
-Events: `recovered`, `moved` (restored) / `skipped` per file, `progress`, `batch`.
+A ROOT without a journal is refused (nothing was quarantined there; nothing is
+created). Files in `corrupted_videos/` that the journal does not account for
+(an emptied, deleted or garbled journal) are reported after `--all`, and
+`--orphans` puts them back by path: `corrupted_videos/<rel>` goes to `<rel>`.
+
+Exit status (the same rule as `quarantine`): 0 when every selected file was
+restored (or there was nothing to restore), 1 when some were not (each named on
+its own line, orphans left behind included), 2 when the command refused to start.
+With `--json` a finished run exits 0 and the `batch` event's `skipped` says how many.
+
+Events: `recovered`, `started`, `moved` (restored) / `skipped` per file,
+`progress`, `batch`, `orphan` (after `--all`).
 """
 
 from __future__ import annotations
@@ -14,11 +29,11 @@ import argparse
 import sys
 import time
 from collections.abc import Iterable, Iterator
-from pathlib import Path
 from typing import Any
 
 from core.cli import add_common
 from core.events import drain
+from core.userpaths import root_arg, shown
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -33,33 +48,24 @@ def register(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--batch", metavar="ID", help="one batch (see `nexara quarantine ROOT --list`); 'last' for the newest")
     g.add_argument("--file", metavar="REL", help="one file, by its path relative to ROOT")
     g.add_argument("--all", action="store_true", help="everything in quarantine")
+    g.add_argument("--orphans", action="store_true",
+                   help="files in corrupted_videos/ that the journal does not account for, each back to "
+                        "the path it sits under")
     add_common(p)
     p.set_defaults(cmd=sys.modules[__name__])
 
 
 def events(args: argparse.Namespace) -> Iterator[dict[str, Any]]:
     from core import quarantine as q
-    from core.commands.quarantine import outcome_events
+    from core.commands.quarantine import orphan_events, outcome_events
 
-    root = Path(args.root).expanduser()
+    root = root_arg(args.root)
     t0 = time.perf_counter()
-    it = q.restore_iter(root, batch=args.batch, rel=args.file, all=args.all)
-    # The total is known once recovery is done; count lazily from the selection.
-    yield from outcome_events(it, total=len(_selection(root, args)), t0=t0)
-
-
-def _selection(root: Path, args: argparse.Namespace) -> list[str]:
-    from core import quarantine as q
-
-    inq = q.quarantined(root)
+    it = q.restore_iter(root, batch=args.batch, rel=args.file, all=args.all, orphans=args.orphans)
+    # The total comes with the `started` event, once recovery is done and the selection made.
+    yield from outcome_events(it, total=0, t0=t0)
     if args.all:
-        return list(inq)
-    if args.file:
-        return [args.file] if args.file in inq else []
-    batch = args.batch
-    if batch == "last" and inq:
-        batch = max(inq.values(), key=lambda e: e.order).batch
-    return [r for r, e in inq.items() if e.batch == batch]
+        yield from orphan_events(root, q.orphans(root))
 
 
 def render(events: Iterable[dict[str, Any]], args: argparse.Namespace) -> int:
@@ -75,13 +81,13 @@ def render(events: Iterable[dict[str, Any]], args: argparse.Namespace) -> int:
     for ev in events:
         t = ev.get("type")
         if t == "recovered":
-            out.print(f"[yellow]recovered[/] {escape(ev['rel'])}: {escape(ev['message'])}", highlight=False)
-        elif t == "skipped":
+            out.print(f"[yellow]recovered[/] {escape(shown(ev['rel']))}: {escape(ev['message'])}", highlight=False, soft_wrap=True)
+        elif t in ("skipped", "orphan"):
             skipped += 1
-            out.print(f"[yellow]not restored[/] {escape(ev['message'])}", highlight=False)
+            out.print(f"[yellow]not restored[/] {escape(ev['message'])}", highlight=False, soft_wrap=True)
         elif t == "batch" and not ev["moved"] and not ev["skipped"]:
-            out.print("nothing to restore", highlight=False)
+            out.print("nothing to restore per the journal", highlight=False, soft_wrap=True)
         elif t == "batch":
             out.print(f"[green]restored {ev['moved']} file(s)[/] ({human_size(ev['bytes'])}), "
-                      f"{ev['skipped']} not restored, batch {ev['batch']}", highlight=False)
+                      f"{ev['skipped']} not restored, batch {ev['batch']}", highlight=False, soft_wrap=True)
     return 1 if skipped else 0

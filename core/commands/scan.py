@@ -51,13 +51,15 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def events(args: argparse.Namespace) -> Iterator[dict[str, Any]]:
     from core.scan import scan
+    from core.userpaths import root_arg
 
+    root = root_arg(args.root)  # '' is refused, not read as the current folder
     if args.workers is not None and args.workers < 1:
         raise NexaraError(f"--workers {args.workers}: must be at least 1")
     if args.timeout is not None and args.timeout <= 0:
         raise NexaraError(f"--timeout {args.timeout}: must be positive")
     yield from scan(
-        Path(args.root), level=args.level, workers=args.workers, timeout=args.timeout,
+        root, level=args.level, workers=args.workers, timeout=args.timeout,
         checker=getattr(args, "checker", None), follow_symlinks=getattr(args, "follow_symlinks", False),
         sources=getattr(args, "sources", None),
     )

@@ -1,0 +1,160 @@
+"""Recovery: finish or roll back moves a crash interrupted, by where the bytes actually are.
+
+For a pending move (an intent without a done or rolled-back record) the journal
+is not trusted; the disk is:
+  - source only → the move never happened: rolled back (the file stays);
+  - destination only → it happened: marked done;
+  - both, same inode (link fallback) → unlink the source link: done;
+  - both, different files → whichever matches the recorded hash is ours: if the
+    destination is our verified copy and the source still matches, the source
+    is removed (a verified copy exists); a non-matching file is never touched;
+  - a partial copy → removed only if the source is present and matches the
+    recorded hash; if the source is gone and the partial matches, it is renamed
+    into place; otherwise it is left and reported.
+Partial copies are removed before anything is written to the journal, so a
+disk that a failed copy filled gets its space back before recovery needs it.
+
+Every command that reads or writes the quarantine (quarantine, restore,
+`--list`) recovers first, under the journal's lock, and then works from the
+recovered journal: a restore after a crash sees the crashed batch as done (or
+rolled back), never as it was at the moment of the kill. Recovery then re-syncs
+the scan store's `location` column with the journal (a crash between the two
+cannot leave them disagreeing).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from pathlib import Path
+
+from core.dataset import QUARANTINE_DIR
+from core.errors import NexaraError
+from core.fsops import fsync_dir, rename_noreplace
+from core.journal import DONE, MOVE, ROLLED_BACK, Entry, Journal, JournalView, fast_hash
+from core.quarantine.moves import partial_paths
+from core.quarantine.paths import Resolver, check_rel, check_writable, resolve_root
+from core.quarantine.records import RecoveryAction
+from core.store import DATASET, QUARANTINE, ScanStore
+from core.userpaths import shown
+
+
+def recover(root: str | Path, store: ScanStore | None = None, journal: Journal | None = None) -> list[RecoveryAction]:
+    """Finish or roll back interrupted moves by where the bytes are; re-sync the store.
+
+    Cheap when nothing is pending (one read of the journal); writes nothing then, so it is
+    safe on a read-only dataset that has no interrupted moves. With `journal` (already
+    open, so locked) it runs under the caller's lock.
+    """
+    root_p = resolve_root(root)
+    own = journal is None
+    j = journal or Journal(root_p)
+    view = j.read()
+    pending = view.pending()
+    actions: list[RecoveryAction] = []
+    if pending:
+        res = Resolver(root_p)
+        checked = [(e, *entry_paths(e, res)) for e in pending]  # refuse bad paths before acting
+        check_writable([os.path.dirname(p) for _, s, d in checked for p in (s, d)])
+        if own:
+            # Under the lock, re-read: intents of a live process are not ours to recover
+            # (open() refuses while another run holds the lock).
+            j.open()
+            view = j.read()
+            checked = [(e, *entry_paths(e, res)) for e in view.pending()]
+        try:
+            finals = []
+            for e, src, dst in checked:
+                act = _recover_one(e, src, dst)
+                actions.append(act)
+                if act.action != "attention":
+                    e.state = DONE if act.action == "finished" else ROLLED_BACK
+                    finals.append({"batch": e.batch, "seq": e.seq, "op": e.op, "rel": e.rel,
+                                   "state": e.state, "time": round(time.time(), 3),
+                                   "note": "recovered: " + act.message})
+            dirs = {os.path.dirname(p) for _, s, d in checked for p in (s, d)}
+            for d in dirs:
+                with contextlib.suppress(OSError):
+                    fsync_dir(d)
+            j.append(finals)
+        finally:
+            if own:
+                j.close()
+        view = j.read()
+    sync_store(root_p, view, store)
+    return actions
+
+
+def entry_paths(e: Entry, res: Resolver) -> tuple[str, str]:
+    """(src, dst) on disk of a journal entry, refusing an entry whose paths do not match its rel."""
+    where = f"{shown(res.qdir)}/journal.jsonl line {e.line}"
+    rel = check_rel(e.rel, where)
+    q = f"{QUARANTINE_DIR}/{rel}"
+    expect = (rel, q) if e.op == MOVE else (q, rel)
+    if (e.src, e.dst) != expect:
+        raise NexaraError(f"{where}: src/dst {shown(e.src)} → {shown(e.dst)} do not match {shown(rel)}; refusing")
+    ds, qs = res.src(rel, where), res.qpath(rel, where)
+    return (ds, qs) if e.op == MOVE else (qs, ds)
+
+
+def _matches(path: str, e: Entry) -> bool:
+    try:
+        return os.path.getsize(path) == e.size and fast_hash(path) == e.hash
+    except OSError:
+        return False
+
+
+def _recover_one(e: Entry, src: str, dst: str) -> RecoveryAction:
+    def act(action: str, message: str) -> RecoveryAction:
+        return RecoveryAction(e.batch, e.seq, e.op, e.rel, action, message)
+
+    for tmp in dict.fromkeys(partial_paths(dst)):
+        if not os.path.lexists(tmp):
+            continue
+        if os.path.lexists(src) and _matches(src, e):
+            os.unlink(tmp)  # the source is intact and verified: the partial copy is ours and redundant
+        elif not os.path.lexists(src) and not os.path.lexists(dst) and _matches(tmp, e):
+            rename_noreplace(tmp, dst)
+            return act("finished", "complete copy renamed into place (source was already gone)")
+        else:
+            return act("attention", f"partial copy {shown(tmp)} left in place: the source is missing or differs")
+    s, d = os.path.lexists(src), os.path.lexists(dst)
+    if s and not d:
+        return act("rolled_back", "the move had not happened; file left where it was")
+    if d and not s:
+        return act("finished", "the move had happened; recorded as done")
+    if not s and not d:
+        return act("rolled_back", "file is in neither place (removed by someone else?)")
+    with contextlib.suppress(OSError):
+        if os.path.samefile(src, dst) and not os.path.islink(src):
+            os.unlink(src)  # link fallback interrupted: both names are the same inode
+            return act("finished", "second link removed")
+    src_ok, dst_ok = _matches(src, e), _matches(dst, e)
+    if dst_ok and src_ok:
+        os.unlink(src)  # a verified copy is in place
+        return act("finished", "verified copy in place; source removed")
+    if dst_ok:
+        return act("finished", "moved; a different file now sits at the source path (left alone)")
+    if src_ok:
+        return act("rolled_back", "file left where it was; the destination holds a different file (left alone)")
+    return act("attention", "both paths hold files that do not match the journal; nothing touched")
+
+
+def sync_store(root: Path, view: JournalView, store: ScanStore | None) -> None:
+    """Make the store's `location` agree with the journal (a crash may have come between them)."""
+    if store is None:
+        if not ScanStore.exists_for(root):
+            return
+        with ScanStore.for_root(root) as s:
+            sync_store(root, view, s)
+        return
+    want: dict[str, str] = {}
+    for e in sorted(view.entries.values(), key=lambda e: e.order):
+        if e.state == DONE:
+            want[e.rel] = QUARANTINE if e.op == MOVE else DATASET
+    have = store.locations()
+    for loc in (QUARANTINE, DATASET):
+        fix = [rel for rel, w in want.items() if w == loc and rel in have and have[rel] != loc]
+        if fix:
+            store.set_location(fix, loc)
