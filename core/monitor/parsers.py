@@ -110,6 +110,7 @@ class CsvParser(_LineParser):
         self._header: list[str] | None = None
         self._epoch_col = -1
         self._line_no = 0
+        self._misaligned = False
 
     def _line(self, line: str) -> list[Item]:
         self._line_no += 1
@@ -127,7 +128,16 @@ class CsvParser(_LineParser):
         if row == self._header:  # CSVLogger(append=True) on a new run may repeat the header
             return []
         if len(row) != len(self._header):
-            return []  # a torn or foreign line: skip rather than misalign columns
+            # Skipped rather than misaligned. CSVLogger(append=True) keeps the first fit's
+            # header, so a later fit that logs other metrics (no LR scheduler: no
+            # learning_rate) writes rows of another width: say so once per streak.
+            was, self._misaligned = self._misaligned, True
+            if was:
+                return []
+            return [RunEvent("notice", {"message": (
+                f"{self.source or 'csv'} line {self._line_no}: {len(row)} fields where the header "
+                f"has {len(self._header)} (a later fit logged other metrics?) — such rows are skipped")})]
+        self._misaligned = False
         try:
             epoch0 = int(float(row[self._epoch_col]))
         except ValueError:

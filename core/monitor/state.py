@@ -31,10 +31,11 @@ class Change:
     new_run: bool = False
     new_alarms: list[Alarm] = field(default_factory=list)
     run_changed: bool = False
+    notices: list[str] = field(default_factory=list)  # what the source could not read, once each
 
     def __bool__(self) -> bool:
         return bool(self.new_records or self.revised or self.rebuilt or self.new_alarms
-                    or self.run_changed)
+                    or self.run_changed or self.notices)
 
 
 @dataclass
@@ -74,6 +75,7 @@ class RunState:
         self.alarms: list[Alarm] = []  # every run's, in the order they were raised
         self._alarm_keys: set[tuple[int | None, str, int | None]] = set()
         self.first_seen: float | None = None
+        self.notices: list[str] = []
 
     @property
     def records(self) -> list[EpochRecord]:
@@ -166,6 +168,12 @@ class RunState:
 
     def _apply_event(self, ev: RunEvent, ch: Change) -> None:
         d = ev.data
+        if ev.kind == "notice":
+            msg = str(d.get("message", ""))
+            if msg and msg not in self.notices:
+                self.notices.append(msg)
+                ch.notices.append(msg)
+            return
         ch.run_changed = True
         if ev.kind == "reset":
             self.runs = []
