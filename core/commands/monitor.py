@@ -1,8 +1,10 @@
-"""`nexara monitor JOB|FILE`: the epoch table of a training run, live, local or over SSH.
+"""`nexara monitor JOB|FILE|DIR`: the epoch table of a training run, live, local or over SSH.
 
 JOB is a job id on the host (our trainer's events); FILE is a path on the host:
-our events/epochs JSON lines, a Keras `CSVLogger` CSV, or a Keras console log
-(the format is sniffed). Unlike most commands this one does not run remotely
+our events/epochs JSON lines, a Keras `CSVLogger` CSV, a Keras console log or a
+TensorBoard events file (the format is sniffed); DIR a RUN_DIR of ours or a
+TensorBoard log folder (`train/`, `validation/`). A log holding several runs
+(appended over two `fit()` calls) is shown run by run. Unlike most commands this one does not run remotely
 as `nexara … --json`: it opens the host itself and tails the file over SFTP
 (`Host.read_file` at an offset) or the job's log (`Host.attach`), so following
 a run costs one small read per second, not a process on the GPU box.
@@ -28,16 +30,19 @@ from core.monitor.format import classes_of, columns, extras_of, row_cells
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "monitor",
-        help="follow a training run's epochs (job, CSVLogger CSV or Keras console log)",
+        help="follow a training run's epochs (job, CSVLogger CSV, Keras console log, TensorBoard)",
         description=(
             "Print the epoch table of a training run and follow it as epochs end. JOB is a job "
             "id on the host; FILE a path on the host: our epochs.jsonl/events.jsonl, a Keras "
-            "CSVLogger CSV, or captured `model.fit` console output. Alarms (per-class gap, "
+            "CSVLogger CSV, captured `model.fit` console output, or a TensorBoard log folder or "
+            "events file. A log holding several runs shows each (newest first; `run` in --json). "
+            "Alarms (per-class gap, "
             "'always predicts one class', overfitting, NaN loss, a dead job) are printed as "
             "they arise."
         ),
     )
-    p.add_argument("source", nargs="?", metavar="JOB|FILE", help="a job id or a log file on the host")
+    p.add_argument("source", nargs="?", metavar="JOB|FILE|DIR",
+                   help="a job id, a log file or a log folder on the host")
     p.add_argument("--once", action="store_true", help="print what is there now and exit")
     p.add_argument("--poll", type=float, default=1.0, metavar="S", help="seconds between reads (default 1)")
     p.add_argument("--max-gap", type=float, default=None, metavar="F",
