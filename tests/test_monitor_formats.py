@@ -250,6 +250,10 @@ def test_tensorboard_no_epoch_without_its_validation_when_the_writer_has_opened(
     val = sorted((runs.tensorboard / "validation").iterdir(), key=lambda p: events_order(p.name))[0]
     t_recs, v_recs = records_of(train), records_of(val)
     log = TensorBoardLog("x")
+    log.feed(str(val), "validation", b"")  # created, nothing flushed yet
+    log.feed(str(train), "train", b"".join(t_recs[:4]))
+    assert log.flush() == []
+    log = TensorBoardLog("x")
     log.feed(str(val), "validation", v_recs[0])  # file_version only
     log.feed(str(train), "train", b"".join(t_recs))
     assert log.flush() == []

@@ -220,6 +220,11 @@ class Follower:
                 yield [RunEvent("reset")], 0, False
                 continue
             for path, group, size in files:
+                if path not in read:
+                    # Known even while empty: a writer that has opened its file will write
+                    # for the current run, so its epochs are waited for (TensorBoardLog).
+                    read[path] = 0
+                    log.feed(path, group, b"")
                 while read.get(path, 0) < size and not self.stop.is_set():
                     pos = read.get(path, 0)
                     data = self.host.read_file(path, pos, min(size - pos, CHUNK))
