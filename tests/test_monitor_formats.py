@@ -350,3 +350,32 @@ def test_monitor_on_a_csv_imports_neither_tensorboard_nor_numpy(runs):
     assert loaded_by_monitor(runs.csv) == []
     # A TensorBoard log needs tensorboard's protos (and numpy), never TensorFlow.
     assert loaded_by_monitor(runs.tensorboard) == ["numpy", "tensorboard"]
+
+
+def test_following_a_csv_that_a_second_fit_appends_to(runs, tmp_path):
+    """`nexara monitor FILE` (human table, following): the second fit gets a heading of its own."""
+    import os
+
+    lines = runs.csv.read_text().splitlines(keepends=True)
+    path = tmp_path / "training_log.csv"
+    path.write_text("".join(lines[:4]))  # the header and the first fit's three epochs
+    env = {**os.environ, "PYTHONPATH": str(REPO), "COLUMNS": "200"}
+    proc = subprocess.Popen([sys.executable, "-m", "core.cli", "monitor", str(path), "--poll", "0.1"],
+                            stdout=subprocess.PIPE, text=True, env=env)
+    try:
+        assert proc.stdout is not None
+        seen = [proc.stdout.readline() for _ in range(4)]  # header + 3 rows
+        assert seen[0].split()[:2] == ["epoch", "loss"]
+        assert [ln.split()[0] for ln in seen[1:]] == ["1", "2", "3"]
+        with path.open("a") as fh:
+            fh.write("".join(lines[4:]))
+        heading = proc.stdout.readline()
+        assert heading.strip() == "— run 2: a new fit in the same log —"
+        rest = [proc.stdout.readline() for _ in range(3)]
+        assert rest[0].split()[:2] == ["epoch", "loss"]
+        first = history_epochs(runs.csv_history[1])[0]
+        assert rest[1].split()[:2] == ["1", f"{first['loss']:.4f}"] or \
+            rest[1].split()[:3] == ["1", "★", f"{first['loss']:.4f}"]
+    finally:
+        proc.terminate()
+        proc.wait(10)

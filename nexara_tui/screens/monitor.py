@@ -286,6 +286,8 @@ class MonitorScreen(Screen):
             redraw = (change.rebuilt or shown is not shown_before
                       or any(r.run == idx for r in change.revised))
             self._show_rows([r for r in change.new_records if r.run == idx], redraw)
+        elif change.rebuilt:  # the log was rewritten and holds no epoch yet
+            self._show_rows([], redraw=True)
         if change.new_records or change.rebuilt or change.revised:
             self._redraw_curves()
         for alarm in change.new_alarms:
