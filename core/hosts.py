@@ -45,6 +45,16 @@ class JobInfo:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class FileEntry:
+    """One entry of a folder on a host (`Host.list_dir`)."""
+
+    name: str
+    size: int
+    mtime: float
+    is_dir: bool
+
+
 class Host(ABC):
     """One machine that holds data and runs the engine."""
 
@@ -92,6 +102,15 @@ class Host(ABC):
     @abstractmethod
     def remove_file(self, path: str) -> None:
         """Delete a file on the host; a file that is already gone is not an error."""
+
+    @abstractmethod
+    def list_dir(self, path: str) -> list[FileEntry] | None:
+        """The entries of a folder on the host (one round trip over SFTP); None if it is no folder.
+
+        For logs that are folders of growing files (TensorBoard's train/ and
+        validation/ event files): one listing gives every file's size, so a
+        follower reads only what grew.
+        """
 
     def close(self) -> None:  # noqa: B027 - optional hook
         pass
@@ -209,6 +228,22 @@ class LocalHost(Host):
             pass
         except OSError as exc:
             raise NexaraError(f"{path}: cannot remove ({exc.strerror or exc})") from exc
+
+    def list_dir(self, path: str) -> list[FileEntry] | None:
+        out = []
+        try:
+            with os.scandir(os.path.expanduser(path)) as it:
+                for e in it:
+                    try:
+                        st = e.stat()
+                    except FileNotFoundError:
+                        continue  # gone between listing and stat
+                    out.append(FileEntry(e.name, st.st_size, st.st_mtime, e.is_dir()))
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        except OSError as exc:
+            raise NexaraError(f"{path}: cannot list ({exc.strerror or exc})") from exc
+        return out
 
     def stat_file(self, path: str) -> tuple[int, float] | None:
         try:

@@ -34,7 +34,7 @@ from typing import Any
 
 from core.errors import NexaraError
 from core.events import event, parse_line
-from core.hosts import Host, JobInfo, RunResult, command_failed
+from core.hosts import FileEntry, Host, JobInfo, RunResult, command_failed
 
 # Commands that can run for hours: with --host they run as a detached job on the
 # host, so a dropped link costs a re-attach, not the work.
@@ -726,6 +726,21 @@ class SSHHost(Host):
 
         try:
             return self._with_sftp("stat", path, stat)
+        except FileNotFoundError:
+            return None
+
+    def list_dir(self, path: str) -> list[FileEntry] | None:
+        import stat as st_mode
+
+        def listing(sftp: Any) -> list[FileEntry] | None:
+            p = _sftp_path(path)
+            if not st_mode.S_ISDIR(sftp.stat(p).st_mode or 0):
+                return None
+            return [FileEntry(a.filename, int(a.st_size or 0), float(a.st_mtime or 0),
+                              st_mode.S_ISDIR(a.st_mode or 0)) for a in sftp.listdir_attr(p)]
+
+        try:
+            return self._with_sftp("list", path, listing)
         except FileNotFoundError:
             return None
 

@@ -177,3 +177,16 @@ def test_nvidia_smi_rows():
     assert [(g.index, g.name, g.util, g.mem_used) for g in rows] == [
         (0, "NVIDIA GeForce RTX 3090", 87.0, 20480.0), (1, "NVIDIA H100 80GB HBM3", None, 1024.0)]
     assert rows[0].short() == "GPU0 87% 20.0/24 GiB"
+
+
+def test_train_tensorboard_option_reaches_the_job_and_refuses_a_file(tmp_path, capsys):
+    afile = tmp_path / "not-a-folder"
+    afile.write_text("")
+    assert main(["train", str(tmp_path), "--tensorboard", str(afile)]) == 2
+    assert capsys.readouterr().err.strip() == f"nexara: --tensorboard {afile}: exists and is not a folder"
+    tb = tmp_path / "tb"
+    main(["train", str(tmp_path / "no-such-dataset"), "--tensorboard", str(tb), "--json"])
+    started = next(e for e in json_lines(capsys) if e["type"] == "job_started")
+    argv = started["argv"]
+    assert argv[argv.index("--tensorboard") + 1] == str(tb.resolve())
+    wait_job(LocalHost(), started["job_id"])  # it dies on the missing dataset; nothing left running

@@ -14,6 +14,18 @@ from core.training.features import extract_all
 from core.training.train import train
 from tests.training_fixtures import make_dataset, scan_into_store, tiny_config
 
+
+def tensorboard_epochs(folder):
+    """Every epoch of a TensorBoard log folder, as `nexara monitor FOLDER --once` reads it."""
+    from core.hosts import LocalHost
+    from core.monitor.follow import Follower, resolve
+    from core.monitor.records import EpochRecord
+
+    host = LocalHost()
+    return [i for up in Follower(host, resolve(host, str(folder))).updates(follow=False)
+            for i in up.items if isinstance(i, EpochRecord)]
+
+
 EPOCH_KEYS = {
     "v", "type", "t", "epoch", "epochs", "loss", "accuracy", "val_loss", "val_accuracy", "recall", "gap",
     "lr", "seconds", "best_epoch", "best_val_accuracy", "since_improvement", "patience",
@@ -33,7 +45,7 @@ def test_extract_train_evaluate_beats_chance(tmp_path):
     assert train_ev["views"] == 2 * train_ev["clips"]  # augmentation_multiplier 2: original + 1 view
 
     run = tmp_path / "run"
-    events = list(train(root, cfg, run, cache))
+    events = list(train(root, cfg, run, cache, tensorboard=tmp_path / "tb"))
     types = [e["type"] for e in events]
     assert types[0] == "train_start" and types[-1] == "train_end"
     start = events[0]
@@ -58,6 +70,14 @@ def test_extract_train_evaluate_beats_chance(tmp_path):
     assert on_disk == epochs
     assert (run / "model.keras").is_file() and (run / "config.toml").is_file()
     assert events[-1]["best_epoch"] == best["epoch"]
+    # --tensorboard: Keras' TensorBoard callback wrote the same epochs, which the monitor reads.
+    assert start["tensorboard"] == str(tmp_path / "tb")
+    assert sorted(p.name for p in (tmp_path / "tb").iterdir()) == ["train", "validation"]
+    tb = [r for r in tensorboard_epochs(tmp_path / "tb")]
+    assert [r.epoch for r in tb] == [e["epoch"] for e in epochs] and {r.run for r in tb} == {1}
+    for r, e in zip(tb, epochs, strict=True):
+        for name in ("loss", "accuracy", "val_loss", "val_accuracy", "lr"):
+            assert getattr(r, name) == pytest.approx(e[name], abs=1e-6), (name, r.epoch)
 
     ev = list(evaluate(root, run / "model.keras", cfg, tta=True, cache_base=cache))[-1]
     assert ev["type"] == "evaluation"

@@ -34,6 +34,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("root", metavar="ROOT", help="the dataset folder (scanned)")
     add_config_options(p)
     p.add_argument("--out", metavar="RUN_DIR", help="run directory (default: ./runs/<date-time>)")
+    p.add_argument("--tensorboard", metavar="DIR",
+                   help="also log to DIR with keras.callbacks.TensorBoard (train/, validation/), "
+                        "for TensorBoard or `nexara monitor DIR`")
     p.add_argument("--wait", action="store_true", help="stay attached to the job until it ends")
     p.add_argument("--foreground", action="store_true", help="train in this process (no job)")
     add_common(p)
@@ -50,10 +53,15 @@ def events(args: argparse.Namespace) -> Iterator[dict[str, Any]]:
     cfg = load_args_config(args)  # validate before starting anything
     run_dir = _run_dir(args)
     cache = Path(args.cache).expanduser().resolve() if args.cache else None
+    tb_dir = Path(args.tensorboard).expanduser().resolve() if args.tensorboard else None
+    if tb_dir is not None and tb_dir.exists() and not tb_dir.is_dir():
+        from core.errors import NexaraError
+
+        raise NexaraError(f"--tensorboard {args.tensorboard}: exists and is not a folder")
     if args.foreground:
         from core.training.train import train
 
-        yield from train(Path(args.root), cfg, run_dir, cache)
+        yield from train(Path(args.root), cfg, run_dir, cache, tensorboard=tb_dir)
         return
     from core.jobs import attach, start_job
 
@@ -66,6 +74,8 @@ def events(args: argparse.Namespace) -> Iterator[dict[str, Any]]:
         argv += ["--set", item]
     if cache:
         argv += ["--cache", str(cache)]
+    if tb_dir is not None:
+        argv += ["--tensorboard", str(tb_dir)]
     argv += ["--out", str(run_dir), "--foreground"]
     job_id = start_job(argv)
     yield event("job_started", job_id=job_id, run_dir=str(run_dir), argv=argv)
@@ -96,6 +106,8 @@ def render(events: Iterable[dict[str, Any]], args: argparse.Namespace) -> int:
         t = ev.get("type")
         if t == "job_started":
             console.print(f"job [bold]{ev['job_id']}[/] started — run dir {ev['run_dir']}")
+            if getattr(args, "tensorboard", None):
+                console.print(f"TensorBoard log: {Path(args.tensorboard).expanduser().resolve()}")
             if not args.wait:
                 console.print(f"watch it: nexara monitor {ev['job_id']}   (or: nexara train … --wait)")
         elif t == "train_start":

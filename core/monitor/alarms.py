@@ -38,15 +38,19 @@ class Alarm:
     severity: str  # warning | error
     epoch: int | None
     message: str
+    run: int | None = None  # which run of a log holding several (set by RunState)
 
     @property
-    def key(self) -> tuple[str, int | None]:
-        """Identity for showing each alarm once: the rule and the epoch it fired at."""
-        return (self.code, self.epoch)
+    def key(self) -> tuple[int | None, str, int | None]:
+        """Identity for showing each alarm once: the run, the rule and the epoch it fired at."""
+        return (self.run, self.code, self.epoch)
 
     def to_json(self) -> dict[str, object]:
-        return {"code": self.code, "severity": self.severity, "epoch": self.epoch,
-                "message": self.message}
+        out: dict[str, object] = {"code": self.code, "severity": self.severity,
+                                  "epoch": self.epoch, "message": self.message}
+        if self.run is not None:
+            out["run"] = self.run
+        return out
 
 
 def _pct(v: float) -> str:

@@ -25,8 +25,15 @@ from typing import Any
 
 from core.errors import NexaraError
 from core.events import parse_line
-from core.hosts import Host, JobInfo
-from core.monitor.parsers import Item, JsonlParser, make_parser, sniff
+from core.hosts import FileEntry, Host, JobInfo
+from core.monitor.parsers import (
+    UNKNOWN_FORMAT,
+    ConsoleParser,
+    Item,
+    JsonlParser,
+    make_parser,
+    sniff,
+)
 from core.monitor.records import RunEvent
 
 CHUNK = 1 << 20  # bytes per read: one SFTP round trip carries a whole CSV or most of a log
@@ -43,7 +50,7 @@ class Update:
 
 @dataclass
 class Source:
-    kind: str  # "job" | "file"
+    kind: str  # "job" | "file" | "tensorboard" (a log folder or one events file)
     ref: str  # job id or path on the host
     job: JobInfo | None = None
 
@@ -53,9 +60,10 @@ class Source:
 
 
 def resolve(host: Host, ref: str) -> Source:
-    """A job id known on the host, else a file on it (a RUN_DIR means its epochs.jsonl).
+    """A job id known on the host, else a file on it (a RUN_DIR means its epochs.jsonl),
+    else a TensorBoard log folder (events files in it, or in its train/, validation/).
 
-    A clear error for neither.
+    A clear error for none of them.
     """
     try:
         jobs = host.jobs()
@@ -71,6 +79,14 @@ def resolve(host: Host, ref: str) -> Source:
     except NexaraError:
         pass  # REF is a file, not a folder (ENOTDIR)
     if host.stat_file(ref) is not None:
+        entries = host.list_dir(ref)
+        if entries is not None:
+            tensorboard_files(host, ref, entries)  # a clear error if it holds none
+            return Source("tensorboard", ref)
+        from core.monitor.tensorboard import is_events_name
+
+        if is_events_name(ref.rstrip("/").rsplit("/", 1)[-1]):
+            return Source("tensorboard", ref)
         return Source("file", ref)
     # A unique prefix of a job id is enough, as with git hashes.
     matches = [j for j in jobs if j.id.startswith(ref)]
@@ -92,7 +108,8 @@ class Follower:
         self.format = "events" if source.kind == "job" else ""
 
     def updates(self, follow: bool = True, offset: int = 0) -> Iterator[Update]:
-        raw = self._job_items if self.source.kind == "job" else self._file_items
+        raw = {"job": self._job_items, "tensorboard": self._tensorboard_items}.get(
+            self.source.kind, self._file_items)
         pending: list[Item] = []
         last_emit = 0.0
         last_offset = offset
@@ -116,6 +133,12 @@ class Follower:
             # Resuming: the format (and a CSV's header line) come from the file's start.
             first = self.host.read_file(path, 0, min(offset, 1 << 16))
             self.format = sniff(first, path) or "console"
+            if self.format == "tensorboard":
+                self.source = Source("tensorboard", path)
+                yield from self._tensorboard_items(follow, 0)
+                return
+            if self.format == "unknown":
+                raise NexaraError(f"{path}: {UNKNOWN_FORMAT}")
             parser = make_parser(self.format, path)
             if self.format == "csv" and b"\n" in first:
                 parser.feed(first[:first.index(b"\n") + 1])
@@ -137,6 +160,12 @@ class Follower:
                 if parser is None:
                     head += data
                     fmt = sniff(head, path)
+                    if fmt == "tensorboard":  # an events file under another name
+                        self.source = Source("tensorboard", path)
+                        yield from self._tensorboard_items(follow, 0)
+                        return
+                    if fmt == "unknown":
+                        raise NexaraError(f"{path}: {UNKNOWN_FORMAT}")
                     if fmt is not None or len(head) > CHUNK:
                         self.format = fmt or "console"
                         parser = make_parser(self.format, path)
@@ -159,9 +188,54 @@ class Follower:
                     items = []
                 if parser is not None:
                     items += parser.finish()
+                if (not follow and offset > 0 and isinstance(parser, ConsoleParser)
+                        and not parser.seen_header):
+                    # All of it read and never a Keras `Epoch N/M`: not a log we know.
+                    raise NexaraError(f"{path}: {UNKNOWN_FORMAT}")
                 yield items, offset, True
                 return
             yield [], offset, True
+            self.stop.wait(self.poll)
+
+    # -- TensorBoard -------------------------------------------------------
+    def _tensorboard_items(self, follow: bool, offset: int
+                           ) -> Iterator[tuple[list[Item], int, bool]]:
+        """Every events file of the log folder (or the one file), read as it grows.
+
+        One listing per folder per poll gives every file's size; only files that
+        grew are read, from where they were left. Offsets are not resumable for a
+        folder (several files): `offset` is ignored, the folder is read from its start.
+        """
+        from core.monitor.tensorboard import TensorBoardLog
+
+        self.format = "tensorboard"
+        ref = self.source.ref
+        log = TensorBoardLog(ref)
+        read: dict[str, int] = {}
+        while not self.stop.is_set():
+            files = tensorboard_files(self.host, ref)
+            if any(size < read.get(path, 0) for path, _, size in files):
+                # A file shrank: the folder was rewritten (a new run removed the old logs).
+                log, read = TensorBoardLog(ref), {}
+                yield [RunEvent("reset")], 0, False
+                continue
+            for path, group, size in files:
+                if path not in read:
+                    # Known even while empty: a writer that has opened its file will write
+                    # for the current run, so its epochs are waited for (TensorBoardLog).
+                    read[path] = 0
+                    log.feed(path, group, b"")
+                while read.get(path, 0) < size and not self.stop.is_set():
+                    pos = read.get(path, 0)
+                    data = self.host.read_file(path, pos, min(size - pos, CHUNK))
+                    if not data:
+                        break
+                    read[path] = pos + len(data)
+                    log.feed(path, group, data)
+            done = sum(read.values()) - log.held
+            yield log.flush(final=not follow), done, True
+            if not follow:
+                return
             self.stop.wait(self.poll)
 
     # -- jobs --------------------------------------------------------------
@@ -323,3 +397,47 @@ def tail_lines(host: Host, path: str, n: int = 20) -> list[str]:
     if start > 0 and lines:
         lines = lines[1:]  # the first is cut
     return [ln for ln in lines if ln.strip()][-n:]
+
+
+def tensorboard_files(host: Host, ref: str, entries: list[FileEntry] | None = None
+                      ) -> list[tuple[str, str, int]]:
+    """(path, writer folder, size) of every events file of a TensorBoard log, in writing order.
+
+    REF is a run folder as Keras' `TensorBoard(log_dir)` leaves it (train/ and
+    validation/ of events files), a folder of events files, or one events file.
+    The writer folder ("train", "validation", "" for REF itself) decides the
+    metric names (validation/ gives val_…).
+    """
+    from core.monitor.tensorboard import VALIDATION_DIRS, events_order, is_events_name
+
+    root = ref.rstrip("/") or "/"
+    if entries is None:
+        entries = host.list_dir(root)
+    def own_group(folder: str) -> str:  # validation/ given by itself still holds val_ figures
+        name = folder.rstrip("/").rsplit("/", 1)[-1]
+        return name if name in VALIDATION_DIRS else ""
+
+    if entries is None:  # a single events file
+        st = host.stat_file(root)
+        if st is None:
+            raise NexaraError(f"{ref}: no such file or folder on host {host.name}")
+        return [(root, own_group(root.rsplit("/", 1)[0] if "/" in root else ""), st[0])]
+    top = own_group(root)
+    out = [(f"{root}/{e.name}", top, e.size) for e in entries
+           if not e.is_dir and is_events_name(e.name)]
+    nested: list[str] = []
+    for d in sorted(e.name for e in entries if e.is_dir):
+        sub = host.list_dir(f"{root}/{d}") or []
+        found = [(f"{root}/{d}/{e.name}", d, e.size) for e in sub
+                 if not e.is_dir and is_events_name(e.name)]
+        out += found
+        if not found and any(e.is_dir for e in sub):
+            nested.append(d)
+    if not out:
+        if nested:
+            runs = ", ".join(nested[:3]) + (", …" if len(nested) > 3 else "")
+            raise NexaraError(f"{ref}: a folder of TensorBoard log folders ({runs}) — "
+                              f"give one of them")
+        raise NexaraError(f"{ref}: a folder without epochs.jsonl or TensorBoard events files")
+    out.sort(key=lambda t: (t[1], events_order(t[0].rsplit("/", 1)[-1])))
+    return out

@@ -110,6 +110,7 @@ class CsvParser(_LineParser):
         self._header: list[str] | None = None
         self._epoch_col = -1
         self._line_no = 0
+        self._misaligned = False
 
     def _line(self, line: str) -> list[Item]:
         self._line_no += 1
@@ -127,7 +128,16 @@ class CsvParser(_LineParser):
         if row == self._header:  # CSVLogger(append=True) on a new run may repeat the header
             return []
         if len(row) != len(self._header):
-            return []  # a torn or foreign line: skip rather than misalign columns
+            # Skipped rather than misaligned. CSVLogger(append=True) keeps the first fit's
+            # header, so a later fit that logs other metrics (no LR scheduler: no
+            # learning_rate) writes rows of another width: say so once per streak.
+            was, self._misaligned = self._misaligned, True
+            if was:
+                return []
+            return [RunEvent("notice", {"message": (
+                f"{self.source or 'csv'} line {self._line_no}: {len(row)} fields where the header "
+                f"has {len(self._header)} (a later fit logged other metrics?) — such rows are skipped")})]
+        self._misaligned = False
         try:
             epoch0 = int(float(row[self._epoch_col]))
         except ValueError:
@@ -154,11 +164,17 @@ class CsvParser(_LineParser):
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07")
 _EPOCH_HEADER = re.compile(r"^\s*Epoch\s+(\d+)\s*/\s*(\d+)\s*$")
 _STEPS = re.compile(r"^\s*(\d+)\s*/\s*(\d+|Unknown)\b")
-_METRIC = re.compile(
-    r"(?:^|\s)([A-Za-z_][\w.]*):\s+([-+]?(?:nan|inf|\d+(?:\.\d*)?(?:[eE][-+]?\d+)?))(?=\s|$)",
+_PER_UNIT = re.compile(r"(?:^|\s)(\d+(?:\.\d+)?)(us|ms|s)/(step|epoch|sample)\b")
+# The pieces of a whole Keras progress line, split at " - " (Keras 2 and 3, verbose 1 and 2):
+# `8/8 ━━━━ 1s 39ms/step`, `6/6 [====]`, `1s 35ms/step`, `ETA: 2s`, `473ms/epoch`, `loss: 0.59`.
+_PER = r"\d+(?:\.\d+)?(?:us|ms|s)/(?:step|epoch|sample)"
+_CLOCK = r"(?:ETA:\s*)?\d+(?::\d{2}){0,2}s?"
+_HEAD = re.compile(rf"^(\d+)\s*/\s*(\d+|Unknown)(?:\s*\[[=>.]*\]|\s*━+)?(?:\s+{_CLOCK})?(?:\s+{_PER})?$")
+_TIMING = re.compile(rf"^(?:{_CLOCK}(?:\s+{_PER})?|{_PER})$")
+_METRIC_PIECE = re.compile(
+    r"^([A-Za-z_][\w.]*):\s+(?:([-+]?(?:nan|inf|\d+(?:\.\d*)?(?:[eE][-+]?\d+)?))|\[[^\]]*\])$",
     re.IGNORECASE,
 )
-_PER_UNIT = re.compile(r"(?:^|\s)(\d+(?:\.\d+)?)(us|ms|s)/(step|epoch|sample)\b")
 _ELAPSED = re.compile(r"(?:\]|━|\d/\d+|Unknown)\s*-?\s*(\d+(?::\d{2}){0,2})s?\s")
 _UNIT_S = {"us": 1e-6, "ms": 1e-3, "s": 1.0}
 
@@ -179,6 +195,29 @@ def visible_text(raw: str) -> str:
                 out.append(ch)
         raw = "".join(out)
     return raw.strip()
+
+
+def progress_metrics(text: str) -> dict[str, float] | None:
+    """The metrics of a whole Keras progress line, or None if any piece of it is not Keras'.
+
+    Other output landing on the progress line (a warning printed while the bar
+    was being redrawn: `loss: 0.5175 - recall: 1.0000/path/x.py:22: UserWarning…`)
+    leaves a piece that is neither a counter, a timing nor `name: number`, so a
+    line cut that way is never taken for an epoch's summary.
+    """
+    head, *pieces = [p.strip() for p in text.strip().split(" - ")]
+    if not _HEAD.match(head):
+        return None
+    metrics: dict[str, float] = {}
+    for piece in pieces:
+        m = _METRIC_PIECE.match(piece)
+        if m:
+            if m.group(2) is not None:
+                metrics[m.group(1)] = float(m.group(2))
+            continue
+        if not _TIMING.match(piece):
+            return None
+    return metrics
 
 
 def _seconds(text: str, steps: int | None) -> float | None:
@@ -212,13 +251,15 @@ def _seconds(text: str, steps: int | None) -> float | None:
 class ConsoleParser(_LineParser):
     """Keras `model.fit` console output.
 
-    An epoch starts at `Epoch N/M`. Its record is the complete progress line
+    An epoch starts at `Epoch N/M`. Its record is the whole progress line
     that finishes it: the counter at its target (`6/6`), an unknown target
     (`12/Unknown`, first epoch of a dataset without a length), or a line
     carrying `val_` metrics. If mid-epoch lines were printed on lines of their
     own, the last one before the next header is used when none finished.
     Other lines (`Epoch 5: val_accuracy improved…`, warnings, the script's own
-    prints) are ignored.
+    prints) are ignored, and so is a progress line that other output cut
+    (`progress_metrics`): under a terminal, stderr warnings land in the middle of
+    the bar being redrawn, and the epoch's real summary line comes after them.
     """
 
     format = "console"
@@ -229,6 +270,7 @@ class ConsoleParser(_LineParser):
         self._epochs: int | None = None
         self._done = True
         self._pending: EpochRecord | None = None
+        self.seen_header = False  # an `Epoch N/M` line: this is Keras output
 
     def _line(self, line: str) -> list[Item]:
         text = visible_text(line)
@@ -236,6 +278,7 @@ class ConsoleParser(_LineParser):
             return []
         m = _EPOCH_HEADER.match(text)
         if m:
+            self.seen_header = True
             out = self._flush_pending()
             self._epoch, self._epochs = int(m.group(1)), int(m.group(2))
             self._done = False
@@ -245,13 +288,9 @@ class ConsoleParser(_LineParser):
         steps_m = _STEPS.match(text)
         if not steps_m:
             return []
-        metrics: dict[str, float] = {}
-        for name, value in _METRIC.findall(text):
-            if name.upper() == "ETA":
-                continue
-            metrics[name] = float(value)
+        metrics = progress_metrics(text)
         if not metrics:
-            return []
+            return []  # no figures yet, or a line cut by other output
         current = int(steps_m.group(1))
         target = None if steps_m.group(2) == "Unknown" else int(steps_m.group(2))
         rec = from_metrics(self._epoch, metrics, epochs=self._epochs,
@@ -279,11 +318,19 @@ class ConsoleParser(_LineParser):
 
 
 def sniff(head: bytes, name: str = "") -> str | None:
-    """The format of a log from its first bytes: 'jsonl', 'csv' or 'console'.
+    """The format of a log from its first bytes: 'jsonl', 'csv', 'console', 'tensorboard' or 'unknown'.
 
-    None while there is not yet a complete first line to judge by (an empty
-    file a script has only just opened).
+    None while there is not yet enough to judge by (an empty file a script has
+    only just opened). Binary data is a TensorBoard events file (a TFRecord whose
+    first header checks out) or 'unknown'; text is never 'unknown' here, since a
+    console log may start with pages of warnings before its first epoch.
     """
+    if b"\x00" in head[:4096]:
+        if len(head) < 12:
+            return None
+        from core.monitor.tensorboard import looks_like_tfrecord
+
+        return "tensorboard" if looks_like_tfrecord(head) else "unknown"
     text = head.decode("utf-8", "replace")
     lines = [ln for ln in text.split("\n")]
     complete = lines[:-1] if not text.endswith("\n") else lines
@@ -309,7 +356,11 @@ def make_parser(fmt: str, source: str = "") -> _LineParser:
         return CsvParser(source)
     if fmt == "console":
         return ConsoleParser(source)
-    raise NexaraError(f"{source}: unknown log format {fmt!r} (expected jsonl, csv or console)")
+    raise NexaraError(f"{source}: {UNKNOWN_FORMAT}")
+
+
+UNKNOWN_FORMAT = ("not a training log in a known format (Keras CSVLogger CSV, Keras console output, "
+                  "our JSON lines, TensorBoard events)")
 
 
 def parse_bytes(data: bytes, fmt: str | None = None, source: str = "") -> list[Item]:

@@ -21,7 +21,8 @@ METRIC_FIELDS = ("loss", "accuracy", "val_loss", "val_accuracy", "lr", "seconds"
 PROGRESS_FIELDS = ("best_epoch", "best_val_accuracy", "since_improvement", "patience")
 
 
-_RESERVED = {"epoch", "epochs", "recall", "gap", "type", "v", "t", *METRIC_FIELDS, *PROGRESS_FIELDS}
+_RESERVED = {"epoch", "epochs", "run", "recall", "gap", "type", "v", "t", *METRIC_FIELDS,
+             *PROGRESS_FIELDS}
 
 
 def _num(v: Any) -> float | None:
@@ -70,6 +71,10 @@ class EpochRecord:
     since_improvement: int | None = None
     patience: int | None = None
     extras: dict[str, float] = field(default_factory=dict)
+    # Which run of the log this epoch belongs to (1 = the oldest): a CSVLogger file appended
+    # over two `fit()` calls, or one TensorBoard folder reused, holds several. Set by the
+    # source when it knows (TensorBoard, our own --json output), else by `RunState`.
+    run: int | None = None
 
     @property
     def gap(self) -> float | None:
@@ -115,7 +120,8 @@ class EpochRecord:
                 f = _num(v)
                 if f is not None:
                     recall[str(k)] = f
-        known = {"v", "type", "t", "epoch", "epochs", "recall", "gap", *METRIC_FIELDS, *PROGRESS_FIELDS}
+        known = {"v", "type", "t", "epoch", "epochs", "run", "recall", "gap", *METRIC_FIELDS,
+                 *PROGRESS_FIELDS}
         extras = {}
         for k, v in ev.items():
             if k not in known:
@@ -139,6 +145,7 @@ class EpochRecord:
             since_improvement=_int(ev.get("since_improvement")),
             patience=_int(ev.get("patience")),
             extras=extras,
+            run=_int(ev.get("run")),
         )
 
 
@@ -183,7 +190,7 @@ class RunInfo:
     """Everything but the epochs: what the run is, and how (or whether) it ended."""
 
     source: str = ""  # job id or file path
-    format: str = ""  # "events" | "jsonl" | "csv" | "console"
+    format: str = ""  # "events" | "jsonl" | "csv" | "console" | "tensorboard"
     epochs: int | None = None  # planned total
     classes: list[str] = field(default_factory=list)
     run_dir: str | None = None

@@ -7,10 +7,11 @@ alarms are new" are computed once, here, without Textual or rich.
 
 from __future__ import annotations
 
+import bisect
 import math
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from core.monitor.alarms import Alarm, Thresholds, evaluate
@@ -19,63 +20,163 @@ from core.monitor.records import EpochRecord, RunEvent, RunInfo, best_epoch
 
 @dataclass
 class Change:
-    """What one batch changed: rows to append, or (rarely) a full rebuild, and new alarms."""
+    """What one batch changed: rows to append, rows replaced, (rarely) a full rebuild, new alarms.
+
+    Every record carries its `run`; `new_records` may start a new run (`new_run`).
+    """
 
     new_records: list[EpochRecord] = field(default_factory=list)
-    rebuilt: bool = False  # earlier rows changed (a restarted run): redraw everything
+    revised: list[EpochRecord] = field(default_factory=list)  # same run and epoch, newer figures
+    rebuilt: bool = False  # earlier rows changed (a resumed run, a reset): redraw everything
+    new_run: bool = False
     new_alarms: list[Alarm] = field(default_factory=list)
     run_changed: bool = False
+    notices: list[str] = field(default_factory=list)  # what the source could not read, once each
 
     def __bool__(self) -> bool:
-        return bool(self.new_records or self.rebuilt or self.new_alarms or self.run_changed)
+        return bool(self.new_records or self.revised or self.rebuilt or self.new_alarms
+                    or self.run_changed or self.notices)
+
+
+@dataclass
+class Run:
+    """One `fit()` of a log that holds several (an appended CSVLogger file, a reused log folder)."""
+
+    index: int  # 1 = the oldest in the log
+    records: list[EpochRecord] = field(default_factory=list)
+    alarms: list[Alarm] = field(default_factory=list)
+
+    @property
+    def best_epoch(self) -> int | None:
+        return best_epoch(self.records)
+
+    def label(self) -> str:
+        if not self.records:
+            return f"run {self.index}"
+        first, last = self.records[0].epoch, self.records[-1].epoch
+        return f"run {self.index} (epochs {first}–{last})" if last != first else \
+            f"run {self.index} (epoch {first})"
 
 
 class RunState:
+    """The runs of one log; `records`, `best_epoch`, `eta`… speak of the newest run.
+
+    A record whose epoch is not after the newest run's last one starts a new run
+    when it goes back to (or before) that run's first epoch — a second `fit()`
+    appending to the same CSVLogger file starts at epoch 1 again — and otherwise
+    replaces the epochs it repeats (a run resumed from its last checkpoint).
+    Sources that know their runs (TensorBoard) say so in `EpochRecord.run`.
+    """
+
     def __init__(self, source: str = "", fmt: str = "", thresholds: Thresholds | None = None) -> None:
-        self.records: list[EpochRecord] = []
+        self.runs: list[Run] = []
         self.run = RunInfo(source=source, format=fmt)
         self.thresholds = thresholds or Thresholds()
-        self.alarms: list[Alarm] = []
-        self._alarm_keys: set[tuple[str, int | None]] = set()
+        self.alarms: list[Alarm] = []  # every run's, in the order they were raised
+        self._alarm_keys: set[tuple[int | None, str, int | None]] = set()
         self.first_seen: float | None = None
+        self.notices: list[str] = []
+
+    @property
+    def records(self) -> list[EpochRecord]:
+        """The newest run's epochs."""
+        return self.runs[-1].records if self.runs else []
+
+    @property
+    def current(self) -> Run | None:
+        return self.runs[-1] if self.runs else None
 
     # -- feeding -------------------------------------------------------------
     def apply(self, items: Iterable[EpochRecord | RunEvent]) -> Change:
         ch = Change()
+        touched: set[int] = set()
         for item in items:
             if isinstance(item, EpochRecord):
-                self._add_record(item, ch)
+                touched.add(self._add_record(item, ch))
             else:
                 self._apply_event(item, ch)
+                if self.runs:
+                    touched.add(self.runs[-1].index)
         if ch:
-            for alarm in evaluate(self.records, self.run, self.thresholds):
-                if alarm.key not in self._alarm_keys:
-                    self._alarm_keys.add(alarm.key)
-                    self.alarms.append(alarm)
-                    ch.new_alarms.append(alarm)
+            if not self.runs:  # a job that died before its first epoch
+                self._raise(evaluate([], self.run, self.thresholds), None, ch)
+            for run in self.runs:
+                if run.index in touched:
+                    last = run is self.runs[-1]
+                    self._raise(evaluate(run.records, self.run if last else None, self.thresholds),
+                                run, ch)
         return ch
 
-    def _add_record(self, rec: EpochRecord, ch: Change) -> None:
+    def _raise(self, alarms: list[Alarm], run: Run | None, ch: Change) -> None:
+        for alarm in alarms:
+            if run is not None:
+                alarm = replace(alarm, run=run.index)
+            if alarm.key not in self._alarm_keys:
+                self._alarm_keys.add(alarm.key)
+                if run is not None:
+                    run.alarms.append(alarm)
+                self.alarms.append(alarm)
+                ch.new_alarms.append(alarm)
+
+    def _get_run(self, index: int, ch: Change) -> Run:
+        while len(self.runs) < index:
+            self.runs.append(Run(len(self.runs) + 1))
+            ch.new_run = ch.new_run or len(self.runs) > 1
+        return self.runs[index - 1]
+
+    def _add_record(self, rec: EpochRecord, ch: Change) -> int:
         if self.first_seen is None:
             self.first_seen = time.time()
-        if rec.epochs is None and self.run.epochs is not None:
-            rec.epochs = self.run.epochs
-        if rec.epochs is not None:
+        if rec.run is not None and rec.run >= 1:
+            run = self._get_run(rec.run, ch)
+        else:
+            run = self.current or self._get_run(1, ch)
+            if run.records and rec.epoch <= run.records[-1].epoch:
+                if rec.epoch <= run.records[0].epoch:
+                    run = self._get_run(run.index + 1, ch)  # a new fit() in the same log
+                else:
+                    # The run resumed from a checkpoint: keep what precedes the repeated epochs.
+                    run.records = [r for r in run.records if r.epoch < rec.epoch]
+                    ch.rebuilt = True
+                    ch.new_records = []
+        rec.run = run.index
+        if rec.epochs is None:  # planned epochs: the run's own say, or the trainer's for one run
+            rec.epochs = run.records[-1].epochs if run.records else (
+                self.run.epochs if len(self.runs) == 1 else None)
+        if run is self.runs[-1] and (rec.epochs is not None or len(self.runs) > 1):
             self.run.epochs = rec.epochs
-        if self.records and rec.epoch <= self.records[-1].epoch:
-            # The same file now holds a restarted or resumed run: keep what precedes it.
-            self.records = [r for r in self.records if r.epoch < rec.epoch]
-            ch.rebuilt = True
-            ch.new_records = []
-        self.records.append(rec)
+        recs = run.records
+        if recs and rec.epoch <= recs[-1].epoch:
+            # A source that numbers its runs re-sent an epoch (more of its figures arrived).
+            i = bisect.bisect_left([r.epoch for r in recs], rec.epoch)
+            if i < len(recs) and recs[i].epoch == rec.epoch:
+                recs[i] = rec
+                if not ch.rebuilt:
+                    ch.new_records = [r for r in ch.new_records
+                                      if not (r.run == rec.run and r.epoch == rec.epoch)]
+                    ch.revised = [r for r in ch.revised
+                                  if not (r.run == rec.run and r.epoch == rec.epoch)]
+                    ch.revised.append(rec)
+            else:
+                recs.insert(i, rec)
+                ch.rebuilt = True
+            return run.index
+        recs.append(rec)
         if not ch.rebuilt:
             ch.new_records.append(rec)
+        return run.index
 
     def _apply_event(self, ev: RunEvent, ch: Change) -> None:
         d = ev.data
+        if ev.kind == "notice":
+            msg = str(d.get("message", ""))
+            if msg and msg not in self.notices:
+                self.notices.append(msg)
+                ch.notices.append(msg)
+            return
         ch.run_changed = True
         if ev.kind == "reset":
-            self.records = []
+            self.runs = []
             self._alarm_keys.clear()
             self.alarms = []
             self.run = RunInfo(source=self.run.source, format=self.run.format)
@@ -152,6 +253,8 @@ class RunState:
     def status_line(self) -> str:
         """One line for a status bar or the CLI footer."""
         parts = []
+        if len(self.runs) > 1:
+            parts.append(f"run {len(self.runs)} of {len(self.runs)}")
         last = self.last
         if last is not None:
             parts.append(f"epoch {last.epoch}/{self.run.epochs or '?'}")

@@ -56,7 +56,8 @@ def run_config(run_dir: Path) -> TrainConfig:
 
 
 def train(
-    root: Path, cfg: TrainConfig, run_dir: Path, cache_base: Path | None = None
+    root: Path, cfg: TrainConfig, run_dir: Path, cache_base: Path | None = None,
+    tensorboard: Path | None = None,
 ) -> Iterator[dict[str, Any]]:
     from core.training.data import require_both_classes, usable_clips
     from core.training.features import default_cache_base, extract_all, load_split
@@ -77,8 +78,9 @@ def train(
         "root": str(clipset.root), "classes": clipset.classes, "positive_class": cfg.positive_class,
         "counts": counts, "features": str(base),
     }, indent=1), encoding="utf-8")
+    extra = {"tensorboard": str(tensorboard)} if tensorboard is not None else {}
     yield event("train_start", epochs=cfg.epochs, config=cfg.to_dict(), run_dir=str(run_dir),
-                classes=clipset.classes, counts=counts)
+                classes=clipset.classes, counts=counts, **extra)
     yield from extract_all(clipset, cfg, base, splits=["train", "val"])
     train_fs = load_split(clipset, "train", cfg, "train", base)
     val_fs = load_split(clipset, "val", cfg, "plain", base)
@@ -91,7 +93,8 @@ def train(
     state: dict[str, Any] = {}
     stop = threading.Event()
     worker = threading.Thread(
-        target=_fit_thread, args=(train_fs, val_fs, clipset.classes, cfg, run_dir, q, state, stop),
+        target=_fit_thread,
+        args=(train_fs, val_fs, clipset.classes, cfg, run_dir, q, state, stop, tensorboard),
         name="nexara-fit", daemon=True,
     )
     worker.start()
@@ -113,9 +116,10 @@ def train(
 
 
 def _fit_thread(train_fs: Any, val_fs: Any, classes: list[str], cfg: TrainConfig, run_dir: Path,
-                q: queue.Queue, state: dict[str, Any], stop: threading.Event) -> None:
+                q: queue.Queue, state: dict[str, Any], stop: threading.Event,
+                tensorboard: Path | None = None) -> None:
     try:
-        state.update(fit(train_fs, val_fs, classes, cfg, run_dir, q.put, stop))
+        state.update(fit(train_fs, val_fs, classes, cfg, run_dir, q.put, stop, tensorboard))
     except BaseException as exc:  # handed to the generator, raised there
         state["error"] = exc
     finally:
@@ -123,8 +127,14 @@ def _fit_thread(train_fs: Any, val_fs: Any, classes: list[str], cfg: TrainConfig
 
 
 def fit(train_fs: Any, val_fs: Any, classes: list[str], cfg: TrainConfig, run_dir: Path,
-        sink: Any, stop: threading.Event | None = None) -> dict[str, Any]:
-    """Fit the head with every callback; returns best_epoch and stopped_early."""
+        sink: Any, stop: threading.Event | None = None,
+        tensorboard: Path | None = None) -> dict[str, Any]:
+    """Fit the head with every callback; returns best_epoch and stopped_early.
+
+    `tensorboard`: a log folder for `keras.callbacks.TensorBoard`, so the user's usual
+    viewer (and `nexara monitor DIR`) sees the run; a resumed run appends to it, its
+    epochs continuing where the kill left them.
+    """
     import keras
     import tensorflow as tf
 
@@ -152,6 +162,8 @@ def fit(train_fs: Any, val_fs: Any, classes: list[str], cfg: TrainConfig, run_di
                        patience=cfg.early_stopping_patience, run_dir=run_dir, sink=sink,
                        batch_size=cfg.batch_size),
     ]
+    if tensorboard is not None:
+        callbacks.append(keras.callbacks.TensorBoard(log_dir=str(tensorboard)))
     if stop is not None:
         callbacks.append(_StopOnEvent(stop))
     t0 = time.perf_counter()

@@ -2,7 +2,9 @@
 
 Pick a job on the current host (training jobs first; the newest running one,
 else the newest one, is opened by itself) or type a log file path — our epochs.jsonl, a Keras
-CSVLogger CSV or a Keras console log — and the screen follows it.
+CSVLogger CSV, a Keras console log, a TensorBoard log folder or events file — and the screen
+follows it. A log that holds several runs (a CSVLogger file appended over two `fit()` calls)
+shows the newest; `[` and `]` switch the table and curves to another run.
 
 Split the dolphie way: a thread worker (`_follow`) does the I/O through the
 app's `Host` (local reads or SFTP at an offset; the same code path) and posts
@@ -92,18 +94,26 @@ class MonitorScreen(Screen):
     MonitorScreen #mon-open { dock: bottom; }
     MonitorScreen #mon-status { height: auto; padding: 0 1; background: $panel; }
     MonitorScreen #mon-alarms { height: auto; max-height: 8; padding: 0 1; }
+    MonitorScreen #mon-runs { height: auto; padding: 0 1; }
     MonitorScreen .hidden { display: none; }
     """
 
     BINDINGS = [
         Binding("o", "open_file", "Open log", id="monitor.open",
-                tooltip="Type a log file on the host (CSV, Keras console log, epochs.jsonl) or a job id"),
+                tooltip="Type a log on the host (CSV, Keras console log, epochs.jsonl, "
+                        "TensorBoard folder) or a job id"),
         Binding("j", "focus_jobs", "Jobs", id="monitor.jobs", tooltip="Pick a job on this host"),
         Binding("r", "refresh_jobs", "Refresh", id="monitor.refresh", tooltip="Re-list the host's jobs"),
         Binding("e", "focus_table", "Epochs", id="monitor.table", tooltip="Focus the epoch table"),
         Binding("c", "toggle_curves", "Curves", id="monitor.curves", tooltip="Show or hide the curves"),
         Binding("f,G", "follow_tail", "Follow", id="monitor.tail",
                 tooltip="Jump to the newest epoch and keep following it"),
+        # A log holding several runs (an appended CSVLogger file, a reused TensorBoard folder):
+        # the runs line names these keys, so they stay out of the footer.
+        Binding("left_square_bracket", "older_run", "Older run", show=False, id="monitor.older",
+                tooltip="Show the run before this one in the table and curves"),
+        Binding("right_square_bracket", "newer_run", "Newer run", show=False, id="monitor.newer",
+                tooltip="Show the next run (the newest follows new epochs)"),
     ]
 
     def __init__(self, source: str | None = None, *, name: str | None = None,
@@ -121,6 +131,7 @@ class MonitorScreen(Screen):
         self._stop = threading.Event()
         self._jobs_seen = False
         self._host_seen: Any = None
+        self.run_view: int | None = None  # the run in the table and curves; None: the newest
 
     # -- layout ---------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -132,6 +143,7 @@ class MonitorScreen(Screen):
                 yield Input(placeholder="log file or job id, Enter", id="mon-open")
             with Vertical(id="mon-main"):
                 yield Static("Pick a job or open a log file (o).", id="mon-status")
+                yield Static("", id="mon-runs", classes="hidden")
                 yield Static("", id="mon-alarms")
                 yield EpochTable(id="mon-table")
                 yield Curves(id="mon-curves")
@@ -163,6 +175,8 @@ class MonitorScreen(Screen):
             self._gen += 1
             self.source_label, self.following = "", False
             self.state = RunState()
+            self.run_view = None
+            self._draw_runs()
             self.query_one(EpochTable).reset([])
             self._redraw_curves()
         self._list_jobs()
@@ -213,6 +227,8 @@ class MonitorScreen(Screen):
         self._stop = threading.Event()
         self._gen += 1
         self.state = RunState(ref)
+        self.run_view = None
+        self._draw_runs()
         self.source_label, self.source_kind, self.follow_error = ref, "", None
         self.following = True
         self.query_one(EpochTable).reset([])
@@ -262,36 +278,119 @@ class MonitorScreen(Screen):
             return  # from a source the user has since left
         if msg.update.format:
             self.state.run.format = msg.update.format
+        shown_before = self.shown_run
         change = self.state.apply(msg.update.items)
-        table = self.query_one(EpochTable)
-        classes = classes_of(self.state)
-        if change.rebuilt or classes != table.classes_shown:
-            table.reset(classes)
-            table.append(self.state.records, self.state.best_epoch)
-        elif change.new_records:
-            table.append(change.new_records, self.state.best_epoch)
-        else:
-            table.set_best(self.state.best_epoch)
-        if change.new_records or change.rebuilt:
+        shown = self.shown_run  # a new run is followed unless the user is reading an older one
+        if shown is not None:
+            idx = shown.index
+            redraw = (change.rebuilt or shown is not shown_before
+                      or any(r.run == idx for r in change.revised))
+            self._show_rows([r for r in change.new_records if r.run == idx], redraw)
+        elif change.rebuilt:  # the log was rewritten and holds no epoch yet
+            self._show_rows([], redraw=True)
+        if change.new_records or change.rebuilt or change.revised:
             self._redraw_curves()
         for alarm in change.new_alarms:
-            self.notify(alarm.message, title=f"epoch {alarm.epoch}: {alarm.code}",
+            where = f"run {alarm.run} · " if alarm.run and len(self.state.runs) > 1 else ""
+            self.notify(alarm.message, title=f"{where}epoch {alarm.epoch}: {alarm.code}",
                         severity="error" if alarm.severity == "error" else "warning",
                         timeout=15)
+        for note in change.notices:
+            self.notify(note, title="Monitor", severity="warning", timeout=15)
         if change.new_alarms or change.rebuilt:
             self._draw_alarms()
+        if change.new_run or change.rebuilt or change.new_records:
+            self._draw_runs()
         self._draw_status()
+
+    # -- runs ----------------------------------------------------------------------
+    @property
+    def shown_run(self) -> Any:
+        """The run in the table and curves: the one picked with [ ], else the newest."""
+        runs = self.state.runs
+        if not runs:
+            return None
+        if self.run_view is not None and 1 <= self.run_view <= len(runs):
+            return runs[self.run_view - 1]
+        return runs[-1]
+
+    def _shown_records(self) -> list[Any]:
+        run = self.shown_run
+        return run.records if run is not None else []
+
+    def _shown_best(self) -> int | None:
+        run = self.shown_run
+        if run is None:
+            return None
+        return self.state.best_epoch if run is self.state.runs[-1] else run.best_epoch
+
+    def _show_rows(self, new: list[Any], redraw: bool) -> None:
+        table = self.query_one(EpochTable)
+        records = self._shown_records()
+        classes = classes_of(self.state, records)
+        best = self._shown_best()
+        if redraw or classes != table.classes_shown:
+            table.reset(classes)
+            table.append(records, best)
+        elif new:
+            table.append(new, best)
+        else:
+            table.set_best(best)
+
+    def _switch_run(self, step: int) -> None:
+        runs = self.state.runs
+        if len(runs) < 2:
+            return
+        current = self.shown_run.index
+        target = min(max(current + step, 1), len(runs))
+        if target == current:
+            return
+        self.run_view = None if target == len(runs) else target
+        self._show_rows([], redraw=True)
+        self._redraw_curves()
+        self._draw_runs()
+
+    def action_older_run(self) -> None:
+        self._switch_run(-1)
+
+    def action_newer_run(self) -> None:
+        self._switch_run(+1)
+
+    def runs_text(self) -> Text:
+        """One line naming every run, newest first, the one shown marked."""
+        t = Text()
+        shown = self.shown_run
+        t.append(f"{len(self.state.runs)} runs in this log ([ ] to switch): ", style="bold")
+        for i, run in enumerate(reversed(self.state.runs)):
+            if i:
+                t.append(" │ ", style="dim")
+            mark = "▶ " if run is shown else ""
+            newest = ", newest" if i == 0 else ""
+            alarms = f", {len(run.alarms)} alarm{'s' if len(run.alarms) != 1 else ''}" \
+                if run.alarms else ""
+            t.append(f"{mark}{run.label()}{newest}{alarms}",
+                     style="bold reverse" if run is shown else "")
+        return t
+
+    def _draw_runs(self) -> None:
+        line = self.query_one("#mon-runs", Static)
+        many = len(self.state.runs) > 1
+        line.set_class(not many, "hidden")
+        line.update(self.runs_text() if many else "")
 
     # -- drawing -----------------------------------------------------------------
     def _redraw_curves(self) -> None:
-        self.query_one(Curves).draw(self.state.records, classes_of(self.state), self.state.best_epoch)
+        records = self._shown_records()
+        self.query_one(Curves).draw(records, classes_of(self.state, records), self._shown_best())
 
     def _draw_alarms(self) -> None:
         t = Text()
+        many = len(self.state.runs) > 1
         for a in self.state.alarms[-6:]:
             style = "bold red" if a.severity == "error" else "yellow"
             first, *rest = a.message.splitlines()
-            t.append(f"⚠ epoch {a.epoch} {a.code}: {first}\n", style=style)
+            where = f"run {a.run} " if many and a.run is not None else ""
+            t.append(f"⚠ {where}epoch {a.epoch} {a.code}: {first}\n", style=style)
             for line in rest[-4:]:
                 t.append(f"    {line}\n", style="dim")
         self.query_one("#mon-alarms", Static).update(t)
