@@ -164,7 +164,7 @@ class NexaraApp(App):
 
         opener = self._host_opener
         if opener is None:
-            from core.hosts import open_host as opener
+            from core.host import open_host as opener
 
         def on_state(state: Any, detail: Any = "", *_: Any) -> None:  # from the host's threads
             value = str(getattr(state, "value", state)).lower()  # a str or a str-valued Enum

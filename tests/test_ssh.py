@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from core.errors import NexaraError
-from core.ssh import HostKeyChanged, SSHHost, UnknownHostKey, resolve_target
+from core.host.ssh import HostKeyChanged, SSHHost, UnknownHostKey, resolve_target
 from tests.sshd import ALIAS, keygen
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -99,7 +99,7 @@ def test_reattach_after_transport_close(host):
     for _, ev in host.attach(job_id):
         seen.append(ev)
         if len(seen) == 3:
-            host._transport().close()  # drop the transport under the running attach
+            host.connection.transport().close()  # drop the transport under the running attach
     assert [ev["done"] for ev in seen if ev["type"] == "progress"] == list(range(1, 26))
     assert seen[-1]["type"] == "job_end"
     assert [j.id for j in host.jobs()] == [job_id]
@@ -136,7 +136,7 @@ def test_changed_host_key_is_refused(sshd, tmp_path):
         h.connect()
     assert info.value.expected_fingerprint != info.value.fingerprint
     assert kh.read_text() == f"{sshd.host_id} {kind} {b64}\n"  # untouched
-    assert h.state == "down"
+    assert h.state == "disconnected"
 
 
 def test_shell_metacharacters_pass_intact_and_never_run(host, demo_dataset, tmp_path):
@@ -157,7 +157,7 @@ def test_shell_metacharacters_pass_intact_and_never_run(host, demo_dataset, tmp_
     # list uploaded over SFTP (a newline in the name cannot ride a line-per-path list).
     list(host.stream(["restore", str(root), "--all"]))
     assert (root / "train" / "violent" / WEIRD).is_file()
-    from core.hosts import temp_list_on
+    from core.host import temp_list_on
 
     with temp_list_on(host, [f"train/violent/{WEIRD}"], "nexara-test") as lst:
         moved = list(host.stream(["quarantine", str(root), "--files-from", lst, "--yes"]))
@@ -197,10 +197,10 @@ def test_proxyjump_alias(sshd, tmp_path):
                    f"    IdentityFile {sshd.client_key}\n    ProxyJump {ALIAS}\n"
                    f"    UserKnownHostsFile {sshd.known_hosts}\n")
     t = resolve_target("via-jump", cfg)
-    assert (t.hostname, t.port, t.proxy_jump) == ("127.0.0.1", sshd.port, ALIAS)
+    assert (t.hostname, t.port, t.proxy_jump) == ("127.0.0.1", sshd.port, [ALIAS])
     h = SSHHost("via-jump", remote_nexara=NEXARA, ssh_config=cfg)
     assert h.run(["--version"]).rc == 0
-    assert h._jump is not None and h._jump.state == "connected"
+    assert h.connection.jump is not None and h.connection.jump.state == "connected"
     h.close()
 
 
@@ -306,7 +306,7 @@ def test_unconfigured_nexara_is_found_in_the_same_remote_command(sshd, tmp_path)
     On the test machine neither holds a nexara (the venv under test is not on the
     remote PATH), so the command fails with the one line that says what to do.
     """
-    from core.ssh import DEFAULT_VENV
+    from core.host.ssh import DEFAULT_VENV
 
     default = Path.home() / DEFAULT_VENV / "bin" / "nexara"
     assert not default.exists(), f"{default} exists: this test needs a host without an installed nexara"

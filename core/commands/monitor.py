@@ -56,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
         raise NexaraError("monitor: give a JOB id or a log FILE (or --gpu)")
     if args.poll <= 0:
         raise NexaraError(f"--poll {args.poll}: must be positive")
-    from core.hosts import open_host
+    from core.host import open_host
     from core.monitor.alarms import Thresholds
     from core.monitor.follow import Follower, resolve
     from core.monitor.state import RunState
@@ -93,7 +93,7 @@ def _gpu(args: argparse.Namespace) -> int:
     from core.monitor.gpu import GpuStat, host_gpu, local_gpu_event
 
     if args.host and args.host != "local":
-        from core.hosts import open_host
+        from core.host import open_host
 
         host = open_host(args.host, remote_nexara=getattr(args, "remote_nexara", None))
         try:

@@ -13,7 +13,7 @@ import subprocess
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from core.hosts import Host
+from core.host import Host
 
 QUERY = "index,name,utilization.gpu,memory.used,memory.total"
 

@@ -32,7 +32,7 @@ from textual.widgets import Footer, Static
 from textual.worker import get_current_worker
 
 from core.errors import NexaraError
-from core.hosts import temp_list_on
+from core.host import temp_list_on
 from core.units import human_size
 from nexara_tui.file_model import FileRow
 from nexara_tui.messages import ScanFinished

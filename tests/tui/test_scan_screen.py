@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from core.hosts import LocalHost
+from core.host.local import LocalHost
 from nexara_tui.app import NexaraApp
 from nexara_tui.messages import ScanFinished
 from nexara_tui.screens.file_detail import FileDetailScreen
@@ -287,7 +287,7 @@ async def test_22000_file_scan_log_is_drawn_in_batches(tmp_path):
 async def test_remote_host_via_picker_accepts_key_and_scans(demo_dataset, cli_scan, sshd, tmp_path,
                                                             monkeypatch):
     """Against a real sshd: pick the alias, accept its unknown host key, scan over SSH."""
-    from core.ssh import SSHHost
+    from core.host.ssh import SSHHost
     from nexara_tui.screens.host_picker import HostPickerScreen
     from nexara_tui.screens.prompts import ConfirmScreen
     from tests.sshd import ALIAS
