@@ -29,7 +29,9 @@ from textual.worker import get_current_worker
 
 from core.decision import Decision, pct
 from core.errors import NexaraError
-from nexara_tui.messages import ScanFinished
+from core.events import EventType, LinkState
+from core.host import Host
+from nexara_tui.messages import HostStateChanged, ScanFinished
 from nexara_tui.screens.prompts import ConfirmScreen, PromptScreen
 from nexara_tui.widgets.header import NexaraHeader
 
@@ -124,8 +126,8 @@ class DecisionScreen(Screen):
     def on_scan_finished(self, message: ScanFinished) -> None:
         self.refresh_decision()
 
-    def on_host_state_changed(self, message: Any) -> None:
-        if getattr(message, "state", "") == "connected":
+    def on_host_state_changed(self, message: HostStateChanged) -> None:
+        if message.state == LinkState.CONNECTED:
             self.refresh_decision()
 
     def action_refresh(self) -> None:
@@ -160,7 +162,7 @@ class DecisionScreen(Screen):
         self._fetch(host, root)
 
     @work(thread=True, exclusive=True, group="decide", exit_on_error=False)
-    def _fetch(self, host: Any, root: str) -> None:
+    def _fetch(self, host: Host, root: str) -> None:
         worker = get_current_worker()
         decision: dict[str, Any] | None = None
         summary: dict[str, Any] | None = None
@@ -169,9 +171,9 @@ class DecisionScreen(Screen):
             for ev in host.stream([*self._argv(root), "--json"]):
                 if worker.is_cancelled:
                     return
-                if ev.get("type") == "decision":
-                    decision, summary = ev.get("decision"), ev.get("summary")
-                elif ev.get("type") == "error":
+                if ev["type"] == EventType.DECISION:
+                    decision, summary = ev["decision"], dict(ev["summary"])
+                elif ev["type"] == EventType.ERROR:
                     error = str(ev.get("message", "decide failed"))
         except NexaraError as exc:
             error = exc.message
@@ -286,7 +288,7 @@ class DecisionScreen(Screen):
         self._write_worker(self.app.host, self.app.root, path, force)
 
     @work(thread=True, exclusive=True, group="decide-write", exit_on_error=False)
-    def _write_worker(self, host: Any, root: str, path: str, force: bool) -> None:
+    def _write_worker(self, host: Host, root: str, path: str, force: bool) -> None:
         # Human mode on purpose: with --json the CLI reports a render-side error (file exists)
         # only through the exit code; here its one-line message arrives on stderr.
         argv = [*self._argv(root), "--write-config", path] + (["--force"] if force else [])

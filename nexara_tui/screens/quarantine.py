@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+from collections.abc import Iterator
 from typing import Any
 
 from rich.markup import escape
@@ -32,10 +33,11 @@ from textual.widgets import Footer, Static
 from textual.worker import get_current_worker
 
 from core.errors import NexaraError
-from core.host import temp_list_on
+from core.events import Event, EventType, LinkState, Verdict
+from core.host import Host, temp_list_on
 from core.units import human_size
 from nexara_tui.file_model import FileRow
-from nexara_tui.messages import ScanFinished
+from nexara_tui.messages import HostStateChanged, ScanFinished
 from nexara_tui.screens.file_detail import FileDetailScreen
 from nexara_tui.screens.prompts import ConfirmScreen
 from nexara_tui.widgets.file_list import DEFAULT_COLUMNS, VERDICT_STYLES, Column, FileList
@@ -140,8 +142,8 @@ class QuarantineScreen(Screen):
         self.file_list.refresh_rows()  # approvals may have changed elsewhere (scan screen)
         self._draw_counts()
 
-    def on_host_state_changed(self, message: Any) -> None:
-        if getattr(message, "state", "") == "connected":
+    def on_host_state_changed(self, message: HostStateChanged) -> None:
+        if message.state == LinkState.CONNECTED:
             self._maybe_load()
 
     def on_scan_finished(self, message: ScanFinished) -> None:
@@ -173,13 +175,12 @@ class QuarantineScreen(Screen):
             for ev in host.stream(["results", root, "--json"]):
                 if worker.is_cancelled:
                     return
-                t = ev.get("type")
-                if t == "file":
-                    r = ev.get("result") or {}
-                    if r.get("verdict") not in (None, "ok"):
-                        rows.append(FileRow.from_result(r))
-                elif t == "summary":
-                    summary = ev.get("summary")
+                if ev["type"] == EventType.FILE:
+                    r = ev["result"]
+                    if r.get("verdict") not in (None, Verdict.OK):
+                        rows.append(FileRow.from_result(dict(r)))
+                elif ev["type"] == EventType.SUMMARY and "summary" in ev:
+                    summary = dict(ev["summary"])
         except NexaraError as exc:
             self.app.call_from_thread(self._load_failed, exc.message)
             return
@@ -303,8 +304,8 @@ class QuarantineScreen(Screen):
         try:
             for ev in host.stream(["preview", root, rel, "--frames", str(PREVIEW_FRAMES),
                                    "--width", str(PREVIEW_WIDTH), "--json"]):
-                if ev.get("type") == "preview":
-                    result = ev
+                if ev["type"] == EventType.PREVIEW:
+                    result = dict(ev)
                 if worker.is_cancelled:
                     return
         except NexaraError as exc:
@@ -426,20 +427,19 @@ class QuarantineScreen(Screen):
                     argv = ["restore", root, "--batch", batch or "last", "--json"]
                 last_draw = 0.0
                 for ev in self._job_events(host, argv):
-                    t = ev.get("type")
-                    if t == "progress":
+                    if ev["type"] == EventType.PROGRESS:
                         now = time.monotonic()
                         if now - last_draw > 0.25:
                             last_draw = now
                             self.app.call_from_thread(
-                                self._set_status, f"{what}… {ev.get('done', 0):,}/{ev.get('total', 0):,}")
-                    elif t == "skipped":
+                                self._set_status, f"{what}… {ev['done']:,}/{ev.get('total') or 0:,}")
+                    elif ev["type"] == EventType.SKIPPED:
                         skipped.append(str(ev.get("message", ev.get("rel", ""))))
-                    elif t == "batch":
-                        result = ev
-                    elif t == "error":
+                    elif ev["type"] == EventType.BATCH:
+                        result = dict(ev)
+                    elif ev["type"] == EventType.ERROR:
                         raise NexaraError(str(ev.get("message", "failed")))
-                    elif t == "job_end" and ev.get("rc") not in (0, None) and not result:
+                    elif ev["type"] == EventType.JOB_END and ev.get("rc") not in (0, None) and not result:
                         raise NexaraError(f"{argv[0]} job ended with status {ev.get('rc')}")
         except NexaraError as exc:
             self.app.call_from_thread(self._job_done, what, None, [exc.message])
@@ -449,13 +449,9 @@ class QuarantineScreen(Screen):
             return
         self.app.call_from_thread(self._job_done, what, result, skipped)
 
-    def _job_events(self, host: Any, argv: list[str]):
-        """Run as a detached job on the host when it can (survives a dropped link), else stream."""
-        try:
-            job_id = host.start_job(argv)
-        except (NotImplementedError, AttributeError):
-            yield from host.stream(argv)
-            return
+    def _job_events(self, host: Host, argv: list[str]) -> Iterator[Event]:
+        """Run as a detached job on the host (survives a dropped link) and follow it."""
+        job_id = host.start_job(argv)
         for _off, ev in host.attach(job_id, 0, follow=True):
             yield ev
 
