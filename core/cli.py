@@ -64,7 +64,9 @@ class Parser(argparse.ArgumentParser):
         super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
-        self.exit(2, f"nexara: {self.prog}: {message} (see `{self.prog} --help`)\n")
+        command = self.prog.removeprefix("nexara").strip()
+        where = f"{command}: " if command else ""
+        self.exit(2, f"nexara: {where}{message} (see `{self.prog} --help`)\n")
 
 
 def number(kind: type[N], *, gt: float | None = None, ge: float | None = None,

@@ -144,7 +144,13 @@ def _list(host: Host, args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table("id", "status", "rc", "started", "command", box=None)
+    table = Table(box=None)
+    # Ids are copied into `job attach ID`: never cut, whatever the terminal's width.
+    table.add_column("id", no_wrap=True, min_width=max(len(j.id) for j in jobs))
+    table.add_column("status", no_wrap=True)
+    table.add_column("rc")
+    table.add_column("started", no_wrap=True)
+    table.add_column("command")
     for j in jobs:
         started = datetime.fromtimestamp(j.started).strftime("%Y-%m-%d %H:%M:%S")
         table.add_row(j.id, j.status, "" if j.rc is None else str(j.rc), started,

@@ -18,7 +18,7 @@ import json
 import sys
 from typing import Any
 
-from core.cli import add_common
+from core.cli import add_common, number
 from core.errors import NexaraError
 from core.events import SCHEMA_VERSION
 from core.monitor.format import classes_of, columns, row_cells
@@ -39,10 +39,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("source", nargs="?", metavar="JOB|FILE", help="a job id or a log file on the host")
     p.add_argument("--once", action="store_true", help="print what is there now and exit")
-    p.add_argument("--poll", type=float, default=1.0, metavar="S", help="seconds between reads (default 1)")
-    p.add_argument("--max-gap", type=float, default=None, metavar="F",
+    p.add_argument("--poll", type=number(float, gt=0, le=3600), default=1.0, metavar="S",
+                   help="seconds between reads (default 1)")
+    p.add_argument("--max-gap", type=number(float, ge=0, le=1), default=None, metavar="F",
                    help="per-class recall gap alarm threshold (default 0.08)")
-    p.add_argument("--overfit-epochs", type=int, default=None, metavar="K",
+    p.add_argument("--overfit-epochs", type=number(int, ge=1), default=None, metavar="K",
                    help="epochs of val_loss up while loss falls before the overfitting alarm (default 5)")
     p.add_argument("--gpu", action="store_true", help="print this machine's GPUs (nvidia-smi) and exit")
     add_common(p)
