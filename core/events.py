@@ -28,6 +28,7 @@ import json
 import sys
 import time
 from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
 from typing import IO, Any, Literal, TypedDict, cast
 
 from core.compat import StrEnum
@@ -100,6 +101,7 @@ class JobStatus(StrEnum):
 
 
 ENDED_STATUSES = frozenset(s for s in JobStatus if s.ended)
+_JOB_STATUSES = frozenset(s.value for s in JobStatus)
 
 
 class LinkState(StrEnum):
@@ -118,6 +120,57 @@ class LinkState(StrEnum):
 
 
 # ---------------------------------------------------------------- payload records
+
+
+@dataclass
+class JobInfo:
+    """A detached job as `job list` reports it."""
+
+    id: str
+    argv: list[str]
+    status: JobStatus
+    started: float
+    ended: float | None = None
+    rc: int | None = None
+    pid: int | None = None
+    log_size: int = 0
+    # `cwd`, and `dir`: where the job lives on its host (its events.jsonl, stderr.log).
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "argv": self.argv, "status": self.status, "started": self.started,
+                "ended": self.ended, "rc": self.rc, "pid": self.pid, "log_size": self.log_size,
+                "extra": self.extra}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any], where: str = "job") -> JobInfo:
+        """From `to_dict()` (a `job` event): a one-line NexaraError naming `where` if the shape is wrong."""
+
+        def num(key: str, kind: type, optional: bool = True) -> Any:
+            v = d.get(key)
+            if v is None and optional:
+                return None
+            if isinstance(v, bool) or not isinstance(v, (int, float) if kind is float else int):
+                raise NexaraError(f"{where}: '{key}' must be {'a number' if kind is float else 'an integer'}"
+                                  f"{' or null' if optional else ''}, not {v!r}")
+            return kind(v)
+
+        job_id, argv, status = d.get("id"), d.get("argv", []), d.get("status", "running")
+        if not isinstance(job_id, str) or not job_id:
+            raise NexaraError(f"{where}: 'id' must be a job id, not {job_id!r}")
+        if not isinstance(argv, list) or not all(isinstance(a, str) for a in argv):
+            raise NexaraError(f"{where}: 'argv' must be a list of strings")
+        if not isinstance(status, str) or status not in _JOB_STATUSES:
+            raise NexaraError(f"{where}: 'status' must be one of {', '.join(JobStatus)}, not {status!r}")
+        extra = d.get("extra", {})
+        return cls(
+            id=job_id, argv=list(argv), status=JobStatus(status),
+            started=num("started", float, optional=False) if "started" in d else 0.0,
+            ended=num("ended", float), rc=num("rc", int), pid=num("pid", int),
+            log_size=num("log_size", int) or 0, extra=dict(extra) if isinstance(extra, dict) else {},
+        )
+
+
 
 
 # `class` is a keyword: the functional form is the only way to name that key.
@@ -538,6 +591,6 @@ def drain(events: Iterable[Mapping[str, Any]]) -> int:
 
 
 __all__ = [
-    "ENDED_STATUSES", "SCHEMA_VERSION", "Event", "EventType", "JobStatus", "LinkState", "Verdict",
+    "ENDED_STATUSES", "SCHEMA_VERSION", "Event", "EventType", "JobInfo", "JobStatus", "LinkState", "Verdict",
     "as_event", "drain", "dumps", "emit", "event", "parse_line", "raise_on_error",
 ]

@@ -40,9 +40,17 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import NexaraError
-from core.events import ENDED_STATUSES, Event, EventType, JobStatus, dumps, event, parse_line
+from core.events import (
+    ENDED_STATUSES,
+    Event,
+    EventType,
+    JobInfo,
+    JobStatus,
+    dumps,
+    event,
+    parse_line,
+)
 from core.fsops import write_text_atomic
-from core.host.base import JobInfo
 from core.paths import jobs_dir
 
 ENDED = tuple(s.value for s in JobStatus if s.ended)

@@ -131,7 +131,7 @@ def _frames_from(container: Any, stream: Any):
     for packet in container.demux(stream):
         try:
             decoded = packet.decode()
-        except (av.error.InvalidDataError, av.error.ValueError, ValueError, OSError):
+        except (av.error.InvalidDataError, ValueError, OSError):  # PyAV 18 has no av.error.ValueError
             continue
         except av.error.EOFError:
             return
@@ -166,6 +166,7 @@ def _decode_at(
             last_t = None
         chosen = None
         chosen_t: float | None = None
+        assert it is not None  # set by the first seek
         while True:
             if pending is not None:
                 frame, pending = pending, None

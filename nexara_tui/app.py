@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import work
 from textual.app import App
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.signal import Signal
 
@@ -45,7 +45,7 @@ class NexaraApp(App):
     ENABLE_COMMAND_PALETTE = True
     COMMANDS = App.COMMANDS | {NexaraCommands}
 
-    BINDINGS: ClassVar[list[Binding]] = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("1", "switch_screen_mode('scan')", "Scan", show=False, id="app.scan",
                 tooltip="Scan screen: integrity verdicts, live counts, problem files"),
         Binding("2", "switch_screen_mode('decision')", "Decide", show=False, id="app.decision",

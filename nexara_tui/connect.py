@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from rich.markup import escape
 from textual.app import App
@@ -32,7 +32,7 @@ R = TypeVar("R")
 class HostOpener(Protocol):
     """`core.host.open_host`, or a test's stand-in with the same keywords."""
 
-    def __call__(self, name: str, **kwargs: object) -> Host: ...
+    def __call__(self, name: str, **kwargs: Any) -> Host: ...
 
 
 def ask_from_thread(app: App[object], screen: Screen[R], timeout: float | None = None) -> R | None:

@@ -10,6 +10,8 @@ from any byte offset, runs a raw shell command, and moves small files.
 Every method a caller uses is declared here, so no caller probes a host with
 `getattr` or types it as `Any`. This module imports nothing of the engine: the
 local job store (`core.jobs`) and the SSH layer build on it, never the reverse.
+`JobInfo`, the record `job list` sends over the wire, is defined with the other
+wire records in `core.events` and re-exported here.
 """
 
 from __future__ import annotations
@@ -18,14 +20,11 @@ import contextlib
 import secrets
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NamedTuple, Protocol
+from typing import NamedTuple, Protocol
 
-from core.errors import NexaraError
-from core.events import Event, JobStatus, LinkState, parse_line
-
-_STATUSES = frozenset(s.value for s in JobStatus)
+from core.events import Event, JobInfo, LinkState, parse_line
 
 LinkWatcher = Callable[[LinkState, str], None]
 """Called with (state, one-line detail) whenever a host's link state changes (from any thread)."""
@@ -52,55 +51,6 @@ class RunResult:
     rc: int
     stdout: str
     stderr: str
-
-
-@dataclass
-class JobInfo:
-    """A detached job as `job list` reports it."""
-
-    id: str
-    argv: list[str]
-    status: JobStatus
-    started: float
-    ended: float | None = None
-    rc: int | None = None
-    pid: int | None = None
-    log_size: int = 0
-    # `cwd`, and `dir`: where the job lives on its host (its events.jsonl, stderr.log).
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "argv": self.argv, "status": self.status, "started": self.started,
-                "ended": self.ended, "rc": self.rc, "pid": self.pid, "log_size": self.log_size,
-                "extra": self.extra}
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any], where: str = "job") -> JobInfo:
-        """From `to_dict()` (a `job` event): a one-line NexaraError naming `where` if the shape is wrong."""
-
-        def num(key: str, kind: type, optional: bool = True) -> Any:
-            v = d.get(key)
-            if v is None and optional:
-                return None
-            if isinstance(v, bool) or not isinstance(v, (int, float) if kind is float else int):
-                raise NexaraError(f"{where}: '{key}' must be {'a number' if kind is float else 'an integer'}"
-                                  f"{' or null' if optional else ''}, not {v!r}")
-            return kind(v)
-
-        job_id, argv, status = d.get("id"), d.get("argv", []), d.get("status", "running")
-        if not isinstance(job_id, str) or not job_id:
-            raise NexaraError(f"{where}: 'id' must be a job id, not {job_id!r}")
-        if not isinstance(argv, list) or not all(isinstance(a, str) for a in argv):
-            raise NexaraError(f"{where}: 'argv' must be a list of strings")
-        if not isinstance(status, str) or status not in _STATUSES:
-            raise NexaraError(f"{where}: 'status' must be one of {', '.join(JobStatus)}, not {status!r}")
-        extra = d.get("extra", {})
-        return cls(
-            id=job_id, argv=list(argv), status=JobStatus(status),
-            started=num("started", float, optional=False) if "started" in d else 0.0,
-            ended=num("ended", float), rc=num("rc", int), pid=num("pid", int),
-            log_size=num("log_size", int) or 0, extra=dict(extra) if isinstance(extra, dict) else {},
-        )
 
 
 class LogLine(NamedTuple):
@@ -249,3 +199,7 @@ def command_failed(host: str, argv: Sequence[str], rc: int, stderr: bytes | str)
     cmd = " ".join(str(a) for a in argv[:1])
     tail = f": {lines[-1]}" if lines else ""
     return f"nexara {cmd} on {host} exited with status {rc}{tail}"
+
+
+__all__ = ["AnyOf", "Host", "JobInfo", "LinkWatcher", "LogLine", "RunResult", "StopFlag", "command_failed",
+           "temp_list_on"]

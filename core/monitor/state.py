@@ -86,7 +86,8 @@ class RunState:
             if isinstance(classes, list):
                 self.run.classes = [str(c) for c in classes]
             self.run.run_dir = d.get("run_dir") or self.run.run_dir
-            cfg = d.get("config") if isinstance(d.get("config"), dict) else {}
+            given = d.get("config")
+            cfg = given if isinstance(given, dict) else {}
             self.run.patience = _int(cfg.get("early_stopping_patience", d.get("patience")))
             self.run.started = _float(d.get("t")) or self.run.started
         elif ev.kind == "train_end":

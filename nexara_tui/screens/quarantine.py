@@ -21,7 +21,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from rich.markup import escape
 from textual import on, work
@@ -47,6 +47,9 @@ from nexara_tui.widgets.header import NexaraHeader
 PREVIEW_FRAMES = 8
 PREVIEW_WIDTH = 40
 
+if TYPE_CHECKING:
+    from nexara_tui.app import NexaraApp
+
 
 
 COLUMNS: tuple[Column, ...] = (
@@ -63,7 +66,7 @@ class QuarantineScreen(Screen):
     TITLE = "Quarantine"
 
     BINDINGS = [
-        Binding("space", "toggle", "Approve", id="quarantine.toggle",
+        Binding("space", "toggle_approval", "Approve", id="quarantine.toggle",
                 tooltip="Approve or un-approve the selected file for quarantine"),
         Binding("a", "approve_reason", "By reason", id="quarantine.approve_reason",
                 tooltip="Approve every file with the selected file's reason"),
@@ -106,6 +109,11 @@ class QuarantineScreen(Screen):
         self._broadcast_next = False  # after a move/undo, tell the other screens the new counts
 
     # ---- layout -------------------------------------------------------------------------------
+    @property
+    def nexara(self) -> NexaraApp:
+        """The app, typed (posting's pattern): its host, root, state and broadcasts."""
+        return cast("NexaraApp", self.app)
+
     def compose(self) -> ComposeResult:
         yield NexaraHeader()
         with Horizontal(id="q-main"):
@@ -121,7 +129,7 @@ class QuarantineScreen(Screen):
 
     @property
     def approvals(self) -> set[str]:
-        state = getattr(self.app, "state", None)
+        state = self.nexara.state
         if state is None:  # a bare app (tests of the widget alone)
             if not hasattr(self, "_approvals"):
                 self._approvals: set[str] = set()
@@ -151,8 +159,8 @@ class QuarantineScreen(Screen):
             self.reload()
 
     def _maybe_load(self) -> None:
-        host = getattr(self.app, "host", None)
-        root = getattr(self.app, "root", None)
+        host = self.nexara.host
+        root = self.nexara.root
         if host is None or not root:
             return
         key = (id(host), root)
@@ -168,7 +176,10 @@ class QuarantineScreen(Screen):
     @work(thread=True, exclusive=True, group="q-results", exit_on_error=False)
     def _load_results(self) -> None:
         worker = get_current_worker()
-        host, root = self.app.host, self.app.root
+        host, root = self.nexara.host, self.nexara.root
+        if host is None or root is None:
+            self.app.call_from_thread(self._load_failed, "not connected to a host, or no dataset root")
+            return
         rows: list[FileRow] = []
         summary: dict[str, Any] | None = None
         try:
@@ -216,8 +227,8 @@ class QuarantineScreen(Screen):
         if summary is not None and self._broadcast_next:
             self._broadcast_next = False
             with contextlib.suppress(Exception):  # the decision/scan screens follow the new counts
-                self.app.broadcast_scan_finished(summary, root=self.app.root,
-                                                 level=self.app.state.last_scan_level, loaded=True)
+                self.nexara.broadcast_scan_finished(summary, root=self.nexara.root,
+                                                 level=self.nexara.state.last_scan_level, loaded=True)
 
     def _apply_filter(self) -> None:
         fl = self.file_list
@@ -298,7 +309,10 @@ class QuarantineScreen(Screen):
         time.sleep(0.15)  # debounce: holding j/k over 100 files starts one decode, not 100
         if worker.is_cancelled:
             return
-        host, root = self.app.host, self.app.root
+        host, root = self.nexara.host, self.nexara.root
+        if host is None or root is None:
+            self.app.call_from_thread(self._preview_loaded, rel, None, "not connected to a host")
+            return
         result: dict[str, Any] | None = None
         err = ""
         try:
@@ -338,7 +352,7 @@ class QuarantineScreen(Screen):
         self.file_list.refresh_rows()
         self._draw_counts()
 
-    def action_toggle(self) -> None:
+    def action_toggle_approval(self) -> None:
         row = self.file_list.selected_row
         if row is None:
             return
@@ -391,7 +405,7 @@ class QuarantineScreen(Screen):
             return
         size = human_size(sum(r.size for r in rows))
         question = (f"Move [b]{len(rows):,}[/] approved file(s), [b]{size}[/], into\n"
-                    f"{escape(str(self.app.root))}/corrupted_videos/ ?\n\n"
+                    f"{escape(str(self.nexara.root))}/corrupted_videos/ ?\n\n"
                     "Every move is journaled; u (or `nexara restore`) undoes it.")
 
         def answered(yes: bool | None) -> None:
@@ -413,7 +427,10 @@ class QuarantineScreen(Screen):
 
     @work(thread=True, exclusive=True, group="q-job", exit_on_error=False)
     def _run_job(self, what: str, paths: list[str] | None, batch: str | None) -> None:
-        host, root = self.app.host, self.app.root
+        host, root = self.nexara.host, self.nexara.root
+        if host is None or root is None:
+            self.app.call_from_thread(self._job_done, what, None, ["not connected to a host, or no dataset root"])
+            return
         result: dict[str, Any] = {}
         skipped: list[str] = []
         try:

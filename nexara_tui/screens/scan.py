@@ -13,7 +13,7 @@ event lost or shown twice); the header shows "reconnecting" meanwhile.
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -92,14 +92,14 @@ class ScanScreen(Screen):
         yield Static(id="scan-notes")
         yield Input(placeholder="filter: words, verdict:corrupt, reason:truncated, split:train, -word  (/)",
                     id="filter")
-        yield FileList(id="problems", marked=getattr(self.app, "state", None) and self.app.state.approvals,
+        yield FileList(id="problems", marked=self.nexara.state.approvals,
                        empty_text="No problem files (yet). s: scan · r: stored results")
         yield Footer(compact=True)
 
     @property
     def nexara(self) -> NexaraApp:
         """The app, typed (posting's pattern): its host, state and broadcasts."""
-        return self.app  # type: ignore[return-value]
+        return cast("NexaraApp", self.app)
 
     def on_mount(self) -> None:
         self.query_one(FileList).focus()
@@ -115,7 +115,7 @@ class ScanScreen(Screen):
 
         Our own broadcasts carry the summary we already show, so they end here.
         """
-        if not message.loaded or self._mode is not None or message.root != self.app.state.root:
+        if not message.loaded or self._mode is not None or message.root != self.nexara.state.root:
             return
         if message.summary == self.feed.summary.to_dict():
             return
@@ -154,8 +154,10 @@ class ScanScreen(Screen):
         if self._mode == "scan":
             self.notify("A scan is already running (x cancels it).", severity="warning")
             return
-        argv = ["scan", self.app.state.root, "--level", self.app.state.level, "--json"]
-        self._reset(f"starting a {self.app.state.level} scan…")
+        root = self.nexara.state.root
+        assert root is not None  # _ready() said so
+        argv = ["scan", root, "--level", self.nexara.state.level, "--json"]
+        self._reset(f"starting a {self.nexara.state.level} scan…")
         self._mode = "scan"
         self._set_running(True)
         self._follow(argv, None, "scan", gen=self._gen)
@@ -169,7 +171,7 @@ class ScanScreen(Screen):
         self._open(attach_running=False)
 
     def action_cycle_level(self) -> None:
-        state = self.app.state
+        state = self.nexara.state
         state.level = LEVELS[(LEVELS.index(state.level) + 1) % len(LEVELS)]
         if self._mode == "scan":
             self.notify(f"Level {state.level} applies to the next scan.")
@@ -231,7 +233,7 @@ class ScanScreen(Screen):
         if self.nexara.host is None:
             self.notify("Not connected to a host yet (h picks one).", severity="warning")
             return False
-        if not self.app.state.root:
+        if not self.nexara.state.root:
             self.notify("No dataset root: start with `nexara tui ROOT`.", severity="warning")
             return False
         return True
@@ -370,13 +372,13 @@ class ScanScreen(Screen):
 
     def _set_running(self, running: bool) -> None:
         self.refresh_bindings()
-        state = self.app.state
+        state = self.nexara.state
         if state.scan_running != running:
             state.scan_running = running
             self.nexara.notify_state_changed()
 
     def _update_status(self) -> None:
-        level = self.app.state.level
+        level = self.nexara.state.level
         job = f" · job {self.job_id}" if self.job_id and self._mode == "scan" else ""
         self.query_one("#scan-status", Static).update(
             f"level [b]{level}[/b] (l){job} · {self.status_text}")
