@@ -457,3 +457,33 @@ def test_abbreviated_host_option_is_refused_not_forwarded(tmp_path, capsys):
     # What is accepted is spelled out, and stripped whole.
     assert remote_argv(["scan", "R", "--host=gpu", "--report", "x.json", "--workers", "2"],
                        ("--report",)) == ["scan", "R", "--workers", "2", "--json"]
+
+
+def test_stopping_a_follow_over_ssh_leaves_no_remote_attach_behind(host):
+    """Host.follow over SSH stops within a second when asked, though the job writes nothing for a
+    minute, and the `nexara job attach` it ran on the host exits too (its reader is gone)."""
+    import threading
+    import time
+
+    job_id = host.start_job(["job", "heartbeat", "--count", "2", "--interval", "60"])
+
+    def remote_attaches() -> list[str]:
+        out = subprocess.run(["ps", "-ww", "-eo", "args"], capture_output=True, text=True).stdout
+        return [ln for ln in out.splitlines() if "job attach" in ln and job_id in ln]
+
+    stop = threading.Event()
+    lines = host.follow(job_id, 0, stop=stop)
+    try:
+        first = next(lines)
+        assert first.event()["type"] == "progress"
+        assert remote_attaches()
+        threading.Timer(0.3, stop.set).start()
+        t0 = time.monotonic()
+        assert list(lines) == []
+        assert time.monotonic() - t0 < 3
+        deadline = time.monotonic() + 10
+        while remote_attaches():
+            assert time.monotonic() < deadline, remote_attaches()
+            time.sleep(0.05)
+    finally:
+        host.cancel_job(job_id)
