@@ -51,6 +51,7 @@ def _exit_code(argv: list[str]) -> int:
     (["train", "{root}", "--set", 'tta_views=["nope"]'], ("tta_views", "nope", "one of")),
     (["train", "{root}", "--set", "frame_size=99999999999999999999"], ("frame_size", "<= 4096")),
     (["train", "{root}", "--set", "class_weights.violent=-1"], ("class_weights.violent", "> 0")),
+    (["train", "{root}", "--set", "seed=-3"], ("seed", ">= 0")),
 ])
 def test_bad_numbers_and_enums_on_the_command_line(argv, names, tmp_path, capsys):
     argv = [a.format(root=tmp_path) for a in argv]

@@ -228,7 +228,7 @@ class QuarantineScreen(Screen):
             self._broadcast_next = False
             with contextlib.suppress(Exception):  # the decision/scan screens follow the new counts
                 self.nexara.broadcast_scan_finished(summary, root=self.nexara.root,
-                                                 level=self.nexara.state.last_scan_level, loaded=True)
+                                                    level=self.nexara.state.last_scan_level, loaded=True)
 
     def _apply_filter(self) -> None:
         fl = self.file_list
@@ -449,7 +449,7 @@ class QuarantineScreen(Screen):
                         if now - last_draw > 0.25:
                             last_draw = now
                             self.app.call_from_thread(
-                                self._set_status, f"{what}… {ev['done']:,}/{ev.get('total') or 0:,}")
+                                self._set_status, f"{what}… {ev.get('done', 0):,}/{ev.get('total') or 0:,}")
                     elif ev["type"] == EventType.SKIPPED:
                         skipped.append(str(ev.get("message", ev.get("rel", ""))))
                     elif ev["type"] == EventType.BATCH:
