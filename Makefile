@@ -84,12 +84,18 @@ demo-train: setup $(DEMO_DIR)/ground_truth.json
 demo-cli: setup $(DEMO_DIR)/ground_truth.json
 	$(NEXARA) scan $(DEMO_DIR)
 
+# Static checks first (seconds), then the suite: ruff, mypy (strict on core/host, core/events.py
+# and the TUI's engine seam; see [tool.mypy]), the import contracts ([tool.importlinter]).
 test: setup sysdeps
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 	$(PY) -m pytest -q
 
 lint: setup
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 
 bench: setup
 	$(PY) benchmarks/scan_throughput.py

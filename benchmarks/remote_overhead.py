@@ -31,8 +31,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from core.hosts import Host, LocalHost  # noqa: E402
-from core.ssh import SSHHost  # noqa: E402
+from core.host import Host
+from core.host.local import LocalHost  # noqa: E402
+from core.host.ssh import SSHHost  # noqa: E402
 from tests.sshd import ALIAS, Sshd, start_sshd  # noqa: E402
 
 NEXARA = str(Path(__file__).resolve().parents[1] / ".venv" / "bin" / "nexara")

@@ -18,20 +18,28 @@ that local, `--json` and `--host` runs share one code path:
 With `--host H` the dispatcher runs the same command on H as `nexara … --json`
 and feeds the events it sends back to the local `render`. Options that name a
 local output file are listed in `p.set_defaults(client_options=(...))` and are
-not forwarded.
+not forwarded. Abbreviated options are refused (`allow_abbrev=False`): the
+forwarded argv is the user's, and `--hos gpu` must not slip past the filter
+that strips `--host gpu`.
+
+Bad arguments are one line naming the option (`number()` checks that a value
+is a finite number in range), never argparse's usage block.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import math
 import sys
-from collections.abc import Iterable, Iterator, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any, NoReturn, TypeVar
 
 from core import __version__
 from core.errors import NexaraError
-from core.events import emit, event, raise_on_error
+from core.events import Event, EventType, as_event, emit, event, raise_on_error
+
+N = TypeVar("N", int, float)
 
 COMMAND_MODULES = (
     "demo", "scan", "results", "preview", "decide", "quarantine", "restore",
@@ -48,8 +56,48 @@ def add_common(p: argparse.ArgumentParser, *, json_output: bool = True, host: bo
         p.add_argument("--remote-nexara", metavar="PATH", help="the nexara executable to run on H")
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse with one-line errors and no abbreviated options (subparsers inherit both)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["allow_abbrev"] = False
+        super().__init__(*args, **kwargs)
+
+    def error(self, message: str) -> NoReturn:
+        command = self.prog.removeprefix("nexara").strip()
+        where = f"{command}: " if command else ""
+        self.exit(2, f"nexara: {where}{message} (see `{self.prog} --help`)\n")
+
+
+def number(kind: type[N], *, gt: float | None = None, ge: float | None = None,
+           lt: float | None = None, le: float | None = None) -> Callable[[str], N]:
+    """An argparse `type`: a finite `kind` within the bounds, or an error saying what is wrong.
+
+    `float("nan")` parses, and NaN passes every `x <= 0` check written to refuse
+    bad values (`--timeout nan` once disabled the per-file time limit): here
+    NaN and infinities are refused before any bound is looked at.
+    """
+    what = "a whole number" if kind is int else "a number"
+
+    def parse(text: str) -> N:
+        try:
+            value = kind(text)
+        except (TypeError, ValueError):
+            raise argparse.ArgumentTypeError(f"{text!r} is not {what}") from None
+        if not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
+        for bound, ok, sign in ((gt, lambda b: value > b, ">"), (ge, lambda b: value >= b, ">="),
+                                (lt, lambda b: value < b, "<"), (le, lambda b: value <= b, "<=")):
+            if bound is not None and not ok(bound):
+                raise argparse.ArgumentTypeError(f"{text} is out of range: it must be {sign} {bound:g}")
+        return value
+
+    parse.__name__ = kind.__name__
+    return parse
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="nexara",
         description="Rescue and train on large, messy video datasets.",
     )
@@ -67,7 +115,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def remote_argv(argv: Sequence[str], client_options: Iterable[str]) -> list[str]:
-    """The argv to run on the host: without --host/--remote-nexara and local-only outputs, with --json."""
+    """The argv to run on the host: without --host/--remote-nexara and local-only outputs, with --json.
+
+    Exact names suffice: the parser refuses abbreviations, so an option that got
+    this far is spelled out (`--host H` or `--host=H`).
+    """
     strip = {"--host", "--remote-nexara", *client_options}
     out: list[str] = []
     skip = False
@@ -85,7 +137,7 @@ def remote_argv(argv: Sequence[str], client_options: Iterable[str]) -> list[str]
     return out
 
 
-def _echo_json(events: Iterable[dict[str, Any]], emitted: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+def _echo_json(events: Iterable[Event], emitted: list[Event]) -> Iterator[Event]:
     """Print each event as it passes; remember the last one to know if an error was shown."""
     for ev in events:
         emit(ev)
@@ -118,40 +170,45 @@ def dispatch(args: argparse.Namespace, argv: Sequence[str]) -> int:
         return cmd.run(args)
     check_outputs(args)
     host_name = getattr(args, "host", None)
+    stream: Iterable[Event]
     if host_name and host_name != "local":
-        from core.hosts import open_host
+        from core.host import open_host
 
         host = open_host(host_name, remote_nexara=getattr(args, "remote_nexara", None))
         forwarded = remote_argv(argv, getattr(args, "client_options", ()))
         # A command that must talk to the user between remote steps (quarantine's
         # "move these? [y/N]") drives the host itself through `remote_events`.
         remote_events = getattr(cmd, "remote_events", None)
-        stream: Iterable[dict[str, Any]] = (
-            remote_events(host, forwarded, args) if remote_events else host.stream(forwarded)
-        )
+        stream = _typed(remote_events(host, forwarded, args)) if remote_events else host.stream(forwarded)
     else:
-        stream = cmd.events(args)
+        stream = _typed(cmd.events(args))
     if getattr(args, "json", False):
         # Machines get every event, including the error, and the exit code. An
         # error raised by `render` itself (a local --report that cannot be written)
         # never went through the stream, so it is emitted here: never a silent exit.
-        emitted: list[dict[str, Any]] = []
+        emitted: list[Event] = []
         try:
-            return cmd.render(raise_on_error(_echo_json(_guard(stream), emitted)), args)
+            return int(cmd.render(raise_on_error(_echo_json(_guard(stream), emitted)), args))
         except NexaraError as exc:
-            if not (emitted and emitted[-1].get("type") == "error"):
+            if not (emitted and emitted[-1]["type"] == EventType.ERROR):
                 emit(event("error", message=exc.message, exit_code=exc.exit_code))
                 print(f"nexara: {exc.message}", file=sys.stderr)
             return exc.exit_code
-    return cmd.render(raise_on_error(stream), args)
+    return int(cmd.render(raise_on_error(stream), args))
 
 
-def _guard(stream: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+def _typed(stream: Iterable[Mapping[str, Any]]) -> Iterator[Event]:
+    """A command's own events (made with `event()`), seen through the contract."""
+    for ev in stream:
+        yield as_event(ev)
+
+
+def _guard(stream: Iterable[Event]) -> Iterator[Event]:
     """Turn a NexaraError raised by the engine into an `error` event."""
     try:
         yield from stream
     except NexaraError as exc:
-        yield event("error", message=exc.message, exit_code=exc.exit_code)
+        yield as_event(event("error", message=exc.message, exit_code=exc.exit_code))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

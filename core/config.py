@@ -18,7 +18,16 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import NexaraError
+from core.schema import SchemaError, convert
 from core.tomlfile import read_toml
+
+
+@dataclass
+class HostTable:
+    """The schema of a `[hosts.NAME]` table (env values may be TOML numbers: they become strings)."""
+
+    remote_nexara: str | None = None
+    env: dict[str, str | int | float] = field(default_factory=dict)
 
 
 @dataclass
@@ -45,30 +54,22 @@ def config_path() -> Path:
     return base / "nexara" / "config.toml"
 
 
-def _host(path: Path, name: str, data: Any) -> HostConfig:
-    where = f"{path}: [hosts.{name}]"
-    if not isinstance(data, dict):
-        raise NexaraError(f"{where} must be a table")
-    unknown = set(data) - {"remote_nexara", "env"}
-    if unknown:
-        raise NexaraError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
-    rn = data.get("remote_nexara")
-    if rn is not None and not isinstance(rn, str):
-        raise NexaraError(f"{where}: remote_nexara must be a string")
-    env = data.get("env", {})
-    if not isinstance(env, dict) or not all(isinstance(v, (str, int, float)) for v in env.values()):
-        raise NexaraError(f"{where}: env must be a table of strings")
-    return HostConfig(remote_nexara=rn, env={str(k): str(v) for k, v in env.items()})
-
-
 def load_config(path: Path | None = None) -> Config:
     """Read the config file; defaults if it does not exist, a one-line error if it is broken."""
     path = path or config_path()
     raw = read_toml(path, "Nexara config", missing_ok=True)
     if raw is None:
         return Config(path=path)
-    hosts_raw = raw.get("hosts", {})
-    if not isinstance(hosts_raw, dict):
-        raise NexaraError(f"{path}: [hosts] must be a table of [hosts.NAME] tables")
-    hosts = {name: _host(path, name, data) for name, data in hosts_raw.items()}
+    try:
+        tables = convert(dict[str, HostTable], raw.get("hosts", {}), ("hosts",))
+    except SchemaError as exc:
+        if len(exc.path) < 2:
+            raise NexaraError(f"{path}: [hosts] must be a table of [hosts.NAME] tables") from None
+        table = f"[hosts.{exc.path[1]}]"
+        leaf = ".".join(str(p) for p in exc.path[2:])
+        if exc.unknown:
+            raise NexaraError(f"{path}: {table}: unknown key '{leaf}'") from None
+        raise NexaraError(f"{path}: {table}: {leaf + ' ' if leaf else ''}{exc.problem}") from None
+    hosts = {name: HostConfig(t.remote_nexara, {k: str(v) for k, v in t.env.items()})
+             for name, t in tables.items()}
     return Config(path=path, hosts=hosts, raw=raw)

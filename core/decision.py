@@ -107,26 +107,15 @@ class DecisionPolicy:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> DecisionPolicy:
-        known = {f.name for f in fields(cls)}
-        for k in d:
-            if k not in known:
-                raise NexaraError(f"decision policy: unknown key '{k}'")
-        out: dict[str, Any] = {}
-        for f in fields(cls):
-            if f.name not in d:
-                continue
-            v, want = d[f.name], type(getattr(_DEFAULT_POLICY, f.name))
-            if want is tuple:
-                if not isinstance(v, (list, tuple)) or not all(isinstance(x, str) for x in v):
-                    raise NexaraError(f"decision policy '{f.name}': expected a list of split names")
-                v = tuple(v)
-            elif want is float and isinstance(v, int) and not isinstance(v, bool):
-                v = float(v)
-            elif isinstance(v, bool) != (want is bool) or not isinstance(v, want):
-                raise NexaraError(f"decision policy '{f.name}': expected {want.__name__}, "
-                                  f"got {type(v).__name__} ({v!r})")
-            out[f.name] = v
-        return cls(**out)
+        """The policy from a table (a policy file, flags): the fields' types are its schema (core.schema)."""
+        from core.schema import SchemaError, load
+
+        try:
+            return load(cls, d)
+        except SchemaError as exc:
+            if exc.unknown:
+                raise NexaraError(f"decision policy: unknown key '{exc.key}'") from None
+            raise NexaraError(f"decision policy '{exc.key}': {exc.problem}") from None
 
 
 _DEFAULT_POLICY = DecisionPolicy()

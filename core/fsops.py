@@ -17,7 +17,7 @@ import os
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO, Literal, overload
+from typing import IO, Any, Literal, overload
 
 _AT_FDCWD = -100
 _RENAME_NOREPLACE = 1
@@ -108,7 +108,7 @@ def atomic_write(
 def atomic_write(
     path: str | os.PathLike[str], mode: str = "w", *, durable: bool = False,
     encoding: str = "utf-8", errors: str = "strict", newline: str | None = None,
-) -> contextlib.AbstractContextManager[IO[str]] | contextlib.AbstractContextManager[IO[bytes]]:
+) -> contextlib.AbstractContextManager[IO[Any]]:
     """A file handle whose contents replace `path` only when the block ends without error.
 
     The temporary file lives beside the target (same file system, so the final

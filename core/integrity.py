@@ -450,7 +450,7 @@ def _format_messages(logs: list[tuple[int, str, str]], cap: int) -> list[str]:
     for _lvl, name, msg in logs:
         text = " ".join(msg.split())  # one line each, whatever FFmpeg wrapped
         counts[f"[{name}] {text}" if name else text] += 1
-    out = []
+    out: list[str] = []
     for line, n in counts.items():  # insertion order: first occurrence first
         if len(out) >= cap:
             out.append(f"… {len(counts) - cap} more distinct messages")

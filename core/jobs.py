@@ -4,9 +4,16 @@ A job is `nexara <argv> --json` running in its own session, with stdin from
 /dev/null and stdout appended to `<state>/jobs/<id>/events.jsonl`. A small
 wrapper process (`python -m core.jobs run DIR`) waits for it and appends the
 final `job_end` event, so a reader always learns how the job ended. Readers
-"attach" by tailing the log from a byte offset: offsets are plain byte
+follow the log from a byte offset (`follow`): offsets are plain byte
 positions, so a client that lost its link resumes exactly where it stopped,
 with no event lost or repeated.
+
+A client may choose the id itself (`start_job(..., job_id=ID, exist_ok=True)`,
+`nexara job start --id ID`): starting is then idempotent, so a client whose
+link dropped while it started a job on a remote host simply sends the same
+start again and is attached to the one job, whether the first start arrived
+or not. The job directory is created with one `mkdir`, so of two starts with
+one id exactly one runs the command.
 
 Layout of a job directory:
     meta.json     argv, cwd, pid (wrapper), pgid, started, ended, rc, status
@@ -22,24 +29,36 @@ import contextlib
 import fcntl
 import json
 import os
+import re
 import secrets
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from core.errors import NexaraError
-from core.events import dumps, event, parse_line
+from core.events import (
+    ENDED_STATUSES,
+    Event,
+    EventType,
+    JobInfo,
+    JobStatus,
+    dumps,
+    event,
+    parse_line,
+)
 from core.fsops import write_text_atomic
-from core.hosts import JobInfo
 from core.paths import jobs_dir
 
-ENDED = ("finished", "failed", "cancelled", "lost")
+ENDED = tuple(s.value for s in JobStatus if s.ended)
+_JOB_ID = re.compile(r"[0-9A-Za-z][0-9A-Za-z_.-]{0,63}")
+START_WAIT_S = 10.0  # how long a second start with the same id waits for the first one's meta.json
 CANCEL_GRACE_S = 5.0
 _READ_CHUNK = 1 << 16
+_JOB_END = b'"type":"%s"' % EventType.JOB_END.value.encode()
 ATTACH_MAX_NAP_S = 0.04  # longest wait between reads of a quiet log (= worst added latency)
 ATTACH_ENDED_CHECK_S = 0.25  # how often a quiet follower asks whether the job has ended
 
@@ -48,25 +67,70 @@ ATTACH_ENDED_CHECK_S = 0.25  # how often a quiet follower asks whether the job h
 
 
 def new_job_id() -> str:
-    """Sortable by start time (UTC), unique thanks to a random suffix."""
-    return time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + "-" + secrets.token_hex(2)
+    """Sortable by start time (UTC), unique thanks to a random suffix.
+
+    32 random bits: ids are also chosen by clients on other machines
+    (`start_job(job_id=…)`), and two clients starting in the same second must
+    not meet on one id.
+    """
+    return time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + "-" + secrets.token_hex(4)
+
+
+def check_job_id(job_id: str) -> str:
+    """`job_id` if it can name a job directory (letters, digits, `-_.`; not hidden), else NexaraError."""
+    if not isinstance(job_id, str) or not _JOB_ID.fullmatch(job_id):
+        raise NexaraError(f"job {job_id!r}: not a job id")
+    return job_id
 
 
 def job_dir(job_id: str) -> Path:
     """The directory of job `job_id`; a clear error if there is no such job."""
-    if not job_id or "/" in job_id or job_id.startswith("."):
-        raise NexaraError(f"job {job_id!r}: not a job id")
+    check_job_id(job_id)
     d = jobs_dir() / job_id
     if not (d / "meta.json").is_file():
         raise NexaraError(f"job {job_id}: no such job in {jobs_dir()}")
     return d
 
 
+# meta.json keys and what they must hold (None allowed where the value is optional).
+_META_TYPES: dict[str, tuple[tuple[type, ...], bool]] = {
+    "id": ((str,), False), "argv": ((list,), False), "status": ((str,), False),
+    "started": ((int, float), False), "ended": ((int, float), True), "rc": ((int,), True),
+    "pid": ((int,), True), "pgid": ((int,), True), "child_pid": ((int,), True),
+    "cwd": ((str,), True),
+}
+
+
 def read_meta(d: Path) -> dict[str, Any]:
+    """The job's meta.json, checked: a one-line NexaraError naming the file if it is not one of ours.
+
+    A hand-edited or damaged file (`[1,2]`, `"pid": "abc"`) must not become a
+    traceback in `job list`, nor a signal sent to a pid that is not a number.
+    """
+    path = d / "meta.json"
     try:
-        return json.loads((d / "meta.json").read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise NexaraError(f"{d / 'meta.json'}: unreadable job metadata ({exc})") from exc
+        meta = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise NexaraError(f"{path}: unreadable job metadata ({exc})") from exc
+    if not isinstance(meta, dict):
+        raise NexaraError(f"{path}: not a job's metadata (a JSON object was expected, "
+                          f"found {type(meta).__name__})")
+    for key, (types, optional) in _META_TYPES.items():
+        if key not in meta:
+            if not optional:
+                raise NexaraError(f"{path}: not a job's metadata ('{key}' is missing)")
+            continue
+        v = meta[key]
+        if (v is None and optional) or (isinstance(v, types) and not isinstance(v, bool)):
+            continue
+        raise NexaraError(f"{path}: '{key}' must be {' or '.join(t.__name__ for t in types)}"
+                          f"{' or null' if optional else ''}, not {v!r}")
+    if not all(isinstance(a, str) for a in meta["argv"]):
+        raise NexaraError(f"{path}: 'argv' must be a list of strings")
+    if meta["status"] not in {s.value for s in JobStatus}:
+        raise NexaraError(f"{path}: 'status' must be one of {', '.join(JobStatus)}, "
+                          f"not {meta['status']!r}")
+    return meta
 
 
 def _write_meta(d: Path, meta: dict[str, Any]) -> None:
@@ -117,7 +181,7 @@ def _finish(d: Path, rc: int | None, status: str) -> bool:
     """Append `job_end` and mark the job ended, once. Returns False if it had already ended."""
     with _locked(d):
         meta = read_meta(d)
-        if meta.get("status") in ENDED:
+        if meta["status"] in ENDED:
             return False
         log = d / "events.jsonl"
         with open(log, "ab") as fh:
@@ -144,8 +208,13 @@ def _project_pythonpath(env: dict[str, str]) -> None:
         env["PYTHONPATH"] = os.pathsep.join([root, *parts])
 
 
-def start_job(argv: Sequence[str], env: dict[str, str] | None = None) -> str:
+def start_job(argv: Sequence[str], env: Mapping[str, str] | None = None, *,
+              job_id: str | None = None, exist_ok: bool = False) -> str:
     """Start `nexara <argv> --json` detached; return its id at once.
+
+    With `job_id` the caller chose the id; with `exist_ok` too, a job of that
+    id that already runs the same command is returned as it is (not started
+    twice): see the module docstring.
 
     The wrapper is started through `sh -c '… &'` so that it is orphaned right
     away (reaped by init, never a zombie of a long-lived caller such as the
@@ -156,9 +225,14 @@ def start_job(argv: Sequence[str], env: dict[str, str] | None = None) -> str:
         raise NexaraError("job start: no command given (usage: nexara job start -- scan ROOT)")
     if "--json" not in argv:
         argv.append("--json")
-    job_id = new_job_id()
+    job_id = check_job_id(job_id) if job_id is not None else new_job_id()
     d = jobs_dir() / job_id
-    d.mkdir(parents=True)
+    try:
+        d.mkdir(parents=True)
+    except FileExistsError:
+        if not exist_ok:
+            raise NexaraError(f"job {job_id}: a job with this id exists already") from None
+        return _existing(d, argv)
     (d / "events.jsonl").touch()
     meta = {
         "id": job_id, "argv": argv, "cwd": os.getcwd(), "status": "running",
@@ -184,6 +258,20 @@ def start_job(argv: Sequence[str], env: dict[str, str] | None = None) -> str:
     # the group lives as long as any member does, so this pgid stays valid.
     _update_meta(d, pid=pid, pgid=spawner.pid)
     return job_id
+
+
+def _existing(d: Path, argv: list[str]) -> str:
+    """The job another start of the same id made (waiting a moment for its meta.json)."""
+    deadline = time.monotonic() + START_WAIT_S
+    while not (d / "meta.json").is_file():
+        if time.monotonic() > deadline:
+            raise NexaraError(f"job {d.name}: its directory exists but the job never started")
+        time.sleep(0.02)
+    meta = read_meta(d)
+    if meta["argv"] != argv:
+        raise NexaraError(f"job {d.name}: a job with this id exists already, running another "
+                          f"command ({' '.join(meta['argv'][:2])})")
+    return d.name
 
 
 def _run_wrapper(d: Path) -> int:
@@ -231,23 +319,41 @@ def _run_wrapper(d: Path) -> int:
 def _ended(d: Path) -> bool:
     """The job has ended (meta says so) or its wrapper died without saying so."""
     meta = read_meta(d)
-    if meta.get("status") in ENDED:
+    if meta["status"] in ENDED:
         return True
     if meta.get("pid") is None:
         # Between start_job's mkdir and its pid write: give a slow start 30 s.
-        return time.time() - float(meta.get("started", 0)) > 30
+        return time.time() - float(meta["started"]) > 30
     return not _pid_alive(meta["pid"])
 
 
-def attach_raw(job_id: str, offset: int = 0, follow: bool = True,
-               poll: float = ATTACH_MAX_NAP_S) -> Iterator[tuple[int, bytes]]:
+def check_offset(log: Path, offset: int, job_id: str) -> None:
+    """Refuse an offset that is not where a line of the log starts, saying what is wrong."""
+    if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
+        raise NexaraError(f"job {job_id}: offset {offset!r} is not a byte offset (a whole number >= 0)")
+    if offset == 0:
+        return
+    size = log.stat().st_size
+    if offset > size:
+        raise NexaraError(f"job {job_id}: offset {offset} is past the end of its log ({size} bytes)")
+    with open(log, "rb") as fh:
+        fh.seek(offset - 1)
+        if fh.read(1) != b"\n":
+            raise NexaraError(f"job {job_id}: offset {offset} is inside a line of its log; resume "
+                              f"from an offset a reader reported (the byte after a newline)")
+
+
+def follow(job_id: str, offset: int = 0, follow: bool = True, poll: float = ATTACH_MAX_NAP_S,
+           stop: Callable[[], bool] | None = None) -> Iterator[tuple[int, bytes]]:
     """Yield (offset_after_line, line_without_newline) for each complete line from `offset`.
 
     Every complete line is yielded, parseable or not, so a remote client can
     count bytes to know its offset. A torn last line is held back until its
     newline arrives. With follow, returns once the job has ended and the log is
     drained; a job whose wrapper died without a `job_end` gets one with status
-    `lost` appended, so every reader sees the same end.
+    `lost` appended, so every reader sees the same end. `stop()` is asked
+    between naps: when it says True, the follower returns (a TUI leaving the
+    screen, a remote reader whose link is gone).
 
     Following sleeps at most `poll` between reads of a quiet log: every event,
     and above all the final `job_end` that a waiting client (a remote scan)
@@ -257,6 +363,7 @@ def attach_raw(job_id: str, offset: int = 0, follow: bool = True,
     """
     d = job_dir(job_id)
     log = d / "events.jsonl"
+    check_offset(log, offset, job_id)
     pos = offset
     buf = b""
     nap = 0.005  # short naps while events flow, backing off to `poll` when idle
@@ -272,10 +379,10 @@ def attach_raw(job_id: str, offset: int = 0, follow: bool = True,
                 for line in lines:
                     pos += len(line) + 1
                     yield pos, line
-                    if follow and line.startswith(b"{") and b'"type":"job_end"' in line:
+                    if follow and line.startswith(b"{") and _JOB_END in line:
                         return
                 continue
-            if not follow:
+            if not follow or (stop is not None and stop()):
                 return
             now = time.monotonic()
             if now >= next_check:
@@ -287,7 +394,7 @@ def attach_raw(job_id: str, offset: int = 0, follow: bool = True,
                         fh.seek(-len(rest), os.SEEK_CUR)
                         continue
                     meta = read_meta(d)
-                    if meta.get("status") not in ENDED:
+                    if meta["status"] not in ENDED:
                         _finish(d, None, "lost")
                         continue
                     return
@@ -296,15 +403,18 @@ def attach_raw(job_id: str, offset: int = 0, follow: bool = True,
 
 
 def attach(job_id: str, offset: int = 0, follow: bool = True,
-           poll: float = ATTACH_MAX_NAP_S) -> Iterator[tuple[int, dict[str, Any]]]:
+           poll: float = ATTACH_MAX_NAP_S) -> Iterator[tuple[int, Event]]:
     """Yield (offset_after_event, event) for each complete event line from byte `offset`.
 
     Resuming with the last offset seen yields each later event exactly once.
     """
-    for pos, line in attach_raw(job_id, offset, follow, poll):
+    for pos, line in _follow(job_id, offset, follow, poll):
         ev = parse_line(line)
         if ev is not None:
             yield pos, ev
+
+
+_follow = follow  # `attach`'s parameter shadows the name
 
 
 # ---------------------------------------------------------------- list / cancel
@@ -312,16 +422,16 @@ def attach(job_id: str, offset: int = 0, follow: bool = True,
 
 def job_info(d: Path) -> JobInfo:
     meta = read_meta(d)
-    status = meta.get("status", "running")
-    if status not in ENDED and _ended(d):
-        status = "lost"
+    status = JobStatus(meta["status"])
+    if status not in ENDED_STATUSES and _ended(d):
+        status = JobStatus.LOST
     try:
         size = (d / "events.jsonl").stat().st_size
     except OSError:
         size = 0
     return JobInfo(
-        id=meta["id"], argv=list(meta.get("argv", [])), status=status,
-        started=float(meta.get("started", 0)), ended=meta.get("ended"), rc=meta.get("rc"),
+        id=meta["id"], argv=list(meta["argv"]), status=status,
+        started=float(meta["started"]), ended=meta.get("ended"), rc=meta.get("rc"),
         pid=meta.get("pid"), log_size=size,
         # `dir` lets a client tail the log and read stderr.log directly (SFTP over
         # SSH) instead of starting a `nexara job attach` process per poll.
@@ -330,20 +440,28 @@ def job_info(d: Path) -> JobInfo:
 
 
 def list_jobs() -> list[JobInfo]:
-    """Every job in the state directory, newest first."""
-    out = []
+    """Every job in the state directory, newest first (those with broken metadata left out)."""
+    return scan_jobs()[0]
+
+
+def scan_jobs() -> tuple[list[JobInfo], list[str]]:
+    """(every readable job, newest first; one line per job directory whose meta.json is broken)."""
+    out, problems = [], []
     for d in sorted(jobs_dir().iterdir(), reverse=True):
-        if (d / "meta.json").is_file():
-            with contextlib.suppress(NexaraError, KeyError):
-                out.append(job_info(d))
-    return out
+        if d.name.startswith(".") or not (d / "meta.json").is_file():
+            continue
+        try:
+            out.append(job_info(d))
+        except NexaraError as exc:
+            problems.append(f"{exc.message}; skipped")
+    return out, problems
 
 
 def cancel_job(job_id: str, grace: float = CANCEL_GRACE_S) -> JobInfo:
     """SIGTERM the job's process group, SIGKILL it after `grace` seconds; status cancelled."""
     d = job_dir(job_id)
     meta = read_meta(d)
-    if meta.get("status") in ENDED:
+    if meta["status"] in ENDED:
         return job_info(d)
     (d / "cancel").touch()
     pgid = meta.get("pgid")
@@ -352,7 +470,7 @@ def cancel_job(job_id: str, grace: float = CANCEL_GRACE_S) -> JobInfo:
             os.killpg(pgid, signal.SIGTERM)
     deadline = time.monotonic() + grace
     while time.monotonic() < deadline:
-        if read_meta(d).get("status") in ENDED:
+        if read_meta(d)["status"] in ENDED:
             return job_info(d)
         if not _pid_alive(meta.get("pid")) and meta.get("pid"):
             break

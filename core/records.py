@@ -7,11 +7,14 @@ results travel through worker processes, SQLite, JSON-lines event logs and SSH.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
-from enum import Enum
 from typing import Any
 
+from core.compat import StrEnum
 
-class Verdict(str, Enum):
+
+class Verdict(StrEnum):
+    """The one definition of a verdict: the engine, the wire (`core.events`) and the TUI share it."""
+
     OK = "ok"
     WARNING = "warning"  # cosmetic messages only: usable
     DAMAGED = "damaged"  # some frames concealed, still usable for training

@@ -85,7 +85,7 @@ def _terminate_cleanly() -> Iterator[None]:
         fired = True
         raise ScanTerminated(128 + signum)
 
-    previous: dict[int, Any] = {}
+    previous: dict[signal.Signals, Any] = {}
     for sig in TERMINATING_SIGNALS:
         with contextlib.suppress(ValueError, OSError):
             if signal.getsignal(sig) is signal.SIG_DFL:

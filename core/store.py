@@ -64,6 +64,9 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
 
+# SQLite's primary result codes (sqlite3 names them only from Python 3.11).
+_SQLITE_CORRUPT, _SQLITE_NOTADB = 11, 26
+
 def _key(rel: str) -> str | bytes:
     """The `rel` column value. SQLite text must be valid UTF-8, but a file name on
     Linux need not be (os.fsdecode gives lone surrogates): such names are stored
@@ -88,7 +91,7 @@ def _not_a_database(exc: sqlite3.DatabaseError) -> bool:
     """
     code = getattr(exc, "sqlite_errorcode", None)
     if code is not None:
-        return code & 0xFF in (sqlite3.SQLITE_NOTADB, sqlite3.SQLITE_CORRUPT)
+        return code & 0xFF in (_SQLITE_NOTADB, _SQLITE_CORRUPT)
     return type(exc) is sqlite3.DatabaseError
 
 

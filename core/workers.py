@@ -132,7 +132,7 @@ def _worker_main(conn: Connection, spec: CheckerSpec) -> None:
             return
 
 
-def _context() -> mp.context.BaseContext:
+def _context() -> mp.context.SpawnContext | mp.context.ForkServerContext:
     if "forkserver" in mp.get_all_start_methods():
         return mp.get_context("forkserver")
     return mp.get_context("spawn")
@@ -163,7 +163,7 @@ def _main_module_hidden(spec: CheckerSpec) -> Iterator[None]:
     if main is None or getattr(spec, "__module__", None) == "__main__":
         yield
         return
-    saved = {k: main.__dict__[k] for k in ("__file__", "__spec__") if k in main.__dict__}
+    saved: dict[str, Any] = {k: main.__dict__[k] for k in ("__file__", "__spec__") if k in main.__dict__}
     main.__dict__.pop("__file__", None)
     main.__dict__["__spec__"] = None
     try:
@@ -176,7 +176,7 @@ def _main_module_hidden(spec: CheckerSpec) -> Iterator[None]:
 class _Worker:
     """One child process, its pipe, and the task it is working on."""
 
-    def __init__(self, ctx: mp.context.BaseContext, spec: CheckerSpec):
+    def __init__(self, ctx: mp.context.SpawnContext | mp.context.ForkServerContext, spec: CheckerSpec):
         parent_conn, child_conn = ctx.Pipe(duplex=True)
         self.proc = ctx.Process(target=_worker_main, args=(child_conn, spec), daemon=True)
         with _main_module_hidden(spec):

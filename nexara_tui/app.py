@@ -13,17 +13,22 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import work
 from textual.app import App
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.signal import Signal
 
+from core.events import LinkState
+from core.host import Host
 from nexara_tui.commands import NexaraCommands
 from nexara_tui.messages import HostStateChanged, ScanFinished
 from nexara_tui.state import AppState
+
+if TYPE_CHECKING:
+    from nexara_tui.connect import HostOpener
 
 # mode name → (module, class). Imported on first visit only.
 SCREENS: dict[str, tuple[str, str]] = {
@@ -40,7 +45,7 @@ class NexaraApp(App):
     ENABLE_COMMAND_PALETTE = True
     COMMANDS = App.COMMANDS | {NexaraCommands}
 
-    BINDINGS: ClassVar[list[Binding]] = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("1", "switch_screen_mode('scan')", "Scan", show=False, id="app.scan",
                 tooltip="Scan screen: integrity verdicts, live counts, problem files"),
         Binding("2", "switch_screen_mode('decision')", "Decide", show=False, id="app.decision",
@@ -56,16 +61,18 @@ class NexaraApp(App):
         Binding("q", "quit", "Quit", id="app.quit", tooltip="Quit Nexara (running jobs keep running)"),
     ]
 
-    def __init__(self, root: str | None = None, host: Any = None, host_name: str | None = None,
+    def __init__(self, root: str | None = None, host: Host | None = None, host_name: str | None = None,
                  scan_on_start: bool = False, level: str = "standard",
-                 host_opener: Callable[..., Any] | None = None) -> None:
-        """`host` is an open core.hosts.Host; otherwise `host_name` is opened in a worker on mount."""
+                 host_opener: HostOpener | None = None) -> None:
+        """`host` is an open core.host.Host; otherwise `host_name` is opened in a worker on mount."""
         # Older terminals and SSH sessions: never rely on truecolor.
         super().__init__()
-        name = host_name or (getattr(host, "name", None) if host is not None else None) or "local"
+        name = host_name or (host.name if host is not None else None) or "local"
         self.state = AppState(host_name=name, root=root, level=level,
-                              link_state="connected" if host is not None else "connecting")
-        self.host = host
+                              link_state=host.link_state if host is not None else LinkState.CONNECTING)
+        self.host: Host | None = host
+        if host is not None:  # a host opened by the caller: its link reports reach the header too
+            host.watch_link(self._link_watcher(name))
         self.scan_on_start = scan_on_start
         self._host_opener = host_opener
         self.state_signal: Signal[AppState] = Signal(self, "nexara-state")
@@ -151,26 +158,32 @@ class NexaraApp(App):
     def connect(self, name: str, root: str | None = None) -> None:
         """Open `name` in a worker; the header says connecting until it is up."""
         self.state.host_name = name
-        self.state.link_state = "connecting"
+        self.state.link_state = LinkState.CONNECTING
         self.state.link_detail = ""
         if root is not None:
             self.state.root = root
         self.notify_state_changed()
         self._open_host(name)
 
-    def open_host_blocking(self, name: str) -> Any:
+    def _link_watcher(self, name: str) -> Callable[[LinkState, str], None]:
+        """A `Host.watch_link` callback posting HostStateChanged (called from the host's threads)."""
+
+        def on_state(state: LinkState | str, detail: str = "") -> None:
+            self.post_message(HostStateChanged(name, LinkState(state), str(detail or "")))
+
+        return on_state
+
+    def open_host_blocking(self, name: str) -> Host:
         """Open host `name` (call from a worker thread): prompts for host key / passphrase."""
         from nexara_tui.connect import open_interactive
 
-        opener = self._host_opener
-        if opener is None:
-            from core.hosts import open_host as opener
+        opener: HostOpener
+        if self._host_opener is not None:
+            opener = self._host_opener
+        else:
+            from core.host import open_host as opener
 
-        def on_state(state: Any, detail: Any = "", *_: Any) -> None:  # from the host's threads
-            value = str(getattr(state, "value", state)).lower()  # a str or a str-valued Enum
-            self.post_message(HostStateChanged(name, value, str(detail or "")))
-
-        return open_interactive(self, name, opener, on_state=on_state)
+        return open_interactive(self, name, opener, on_state=self._link_watcher(name))
 
     @work(thread=True, exclusive=True, group="connect", exit_on_error=False)
     def _open_host(self, name: str) -> None:
@@ -185,18 +198,18 @@ class NexaraApp(App):
         from nexara_tui.connect import describe_error
 
         detail = describe_error(exc)
-        self.post_message(HostStateChanged(name, "error", detail[:120]))
+        self.post_message(HostStateChanged(name, LinkState.ERROR, detail[:120]))
         self.notify(f"could not open host {name}: {detail}", severity="error", timeout=10)
 
-    def set_host(self, host: Any, name: str | None = None) -> None:
+    def set_host(self, host: Host, name: str | None = None) -> None:
         """Switch to an open Host (from the picker or a test); closes the previous one."""
         old = self.host
         self.host = host
-        self.state.host_name = name or getattr(host, "name", "local")
+        self.state.host_name = name or host.name
         if old is not None and old is not host:
             with contextlib.suppress(Exception):  # closing a dead link may fail; it is gone anyway
                 old.close()
-        self.post_message(HostStateChanged(self.state.host_name, "connected"))
+        self.post_message(HostStateChanged(self.state.host_name, LinkState.CONNECTED))
 
     def mode_of(self, screen: Screen) -> str | None:
         """The mode a screen was made for (its header highlights that tab), or None for a modal."""
@@ -218,7 +231,7 @@ class NexaraApp(App):
     def action_pick_host(self) -> None:
         from nexara_tui.screens.host_picker import HostPickerScreen
 
-        def picked(result: tuple[Any, str, str | None] | None) -> None:
+        def picked(result: tuple[Host, str, str | None] | None) -> None:
             if result is not None:
                 host, name, root = result
                 if root is not None:

@@ -12,6 +12,8 @@ from typing import Any
 
 from textual.message import Message
 
+from core.events import LinkState
+
 
 class ScanFinished(Message):
     """A scan (or a `results` load) completed; `summary` is `core.summary.Summary.to_dict()`."""
@@ -28,10 +30,11 @@ class ScanFinished(Message):
 class HostStateChanged(Message):
     """The connected host or its link state changed.
 
-    `state` is one of "connected", "connecting", "reconnecting", "disconnected", "error".
+    `state` is the host's `LinkState` (the SSH connection reports DISCONNECTED when a
+    link is given up on; the app reports ERROR when a host could not be opened).
     """
 
-    def __init__(self, host_name: str, state: str, detail: str = "", from_app: bool = False) -> None:
+    def __init__(self, host_name: str, state: LinkState, detail: str = "", from_app: bool = False) -> None:
         super().__init__()
         self.host_name = host_name
         self.state = state

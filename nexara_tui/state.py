@@ -11,13 +11,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-LINK_STATES = ("connected", "connecting", "reconnecting", "down", "disconnected", "error")
+from core.events import LinkState
+
+LINK_STATES = tuple(LinkState)  # the one vocabulary the host's connection and every header share
 
 
 @dataclass
 class AppState:
     host_name: str = "local"
-    link_state: str = "connected"  # one of LINK_STATES
+    link_state: LinkState = LinkState.CONNECTED
     link_detail: str = ""  # e.g. the last connection error, one line
     root: str | None = None  # the dataset root, a path ON THE HOST
     level: str = "standard"

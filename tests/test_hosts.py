@@ -8,7 +8,8 @@ import pytest
 
 from core.config import load_config
 from core.errors import NexaraError
-from core.hosts import LocalHost, open_host
+from core.host import open_host
+from core.host.local import LocalHost
 
 
 def test_stream_yields_events_as_they_arrive():

@@ -134,3 +134,143 @@ def test_cli_start_list_attach_raw_json_bytes():
     assert listed[0]["id"] == job_id and listed[0]["status"] == "finished"
     bad = _cli("job", "start", "--")
     assert bad.returncode == 2 and "no command given" in bad.stderr
+
+
+def _wait_for_line(proc: subprocess.Popen, timeout: float = 30.0) -> bytes:
+    import select
+
+    assert proc.stdout is not None
+    ready, _, _ = select.select([proc.stdout], [], [], timeout)
+    assert ready, "no output in time"
+    return proc.stdout.readline()
+
+
+def test_job_list_survives_malformed_metadata(tmp_path):
+    """A meta.json of the wrong shape is named in one line; the other jobs are listed; no traceback."""
+    good = jobs.start_job([*HEARTBEAT, "--count", "1"])
+    list(jobs.attach(good))
+    bad = {"20000101-000000-aaaa": "[1,2]",
+           "20000101-000000-bbbb": json.dumps({"id": "20000101-000000-bbbb", "argv": ["scan"], "status": "running",
+                                               "started": 1.0, "pid": "abc"}),
+           "20000101-000000-cccc": "{not json"}
+    for name, text in bad.items():
+        d = jobs.jobs_dir() / name
+        d.mkdir()
+        (d / "meta.json").write_text(text)
+        (d / "events.jsonl").write_text("")
+    for argv in (("job", "list"), ("job", "list", "--json")):
+        r = _cli(*argv)
+        assert r.returncode == 0, r.stderr
+        assert "Traceback" not in r.stderr
+        lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+        assert len(lines) == 3, lines
+        for name in bad:
+            assert sum(name in ln and "meta.json" in ln for ln in lines) == 1, (name, lines)
+        assert any("'pid' must be int" in ln for ln in lines) and any("found list" in ln for ln in lines)
+        assert good in r.stdout
+    # Nor does cancelling or attaching to one send a signal to a pid that is not a number.
+    r = _cli("job", "cancel", "20000101-000000-bbbb")
+    assert r.returncode == 2 and "Traceback" not in r.stderr and "'pid' must be int" in r.stderr
+
+
+def test_attach_offsets_are_checked_with_a_reason():
+    job_id = jobs.start_job([*HEARTBEAT, "--count", "2"])
+    list(jobs.attach(job_id))
+    size = (jobs.job_dir(job_id) / "events.jsonl").stat().st_size
+    r = _cli("job", "attach", job_id, "--from", "-5")
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    [line] = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    assert "--from" in line and "-5" in line and ">= 0" in line, line
+    r = _cli("job", "attach", job_id, "--from", str(size + 10))
+    assert r.returncode == 2 and "past the end of its log" in r.stderr and str(size) in r.stderr
+    r = _cli("job", "attach", job_id, "--from", "3")
+    assert r.returncode == 2 and "inside a line" in r.stderr
+    assert _cli("job", "attach", job_id, "--from", str(size), "--no-follow").returncode == 0
+
+
+def test_a_client_chosen_id_starts_the_job_once():
+    """`job start --id ID` sent again (a client whose link dropped) attaches to the one job."""
+    job_id = jobs.new_job_id()
+    argv = ["job", "start", "--id", job_id, "--json", "--", *HEARTBEAT, "--count", "3"]
+    first = _cli(*argv)
+    assert first.returncode == 0, first.stderr
+    assert json.loads(first.stdout.splitlines()[0])["id"] == job_id
+    again = subprocess.run([sys.executable, "-m", "core.cli", "job", "start", "--id", job_id, "--json",
+                            "--attach", "--from", "0", "--", *HEARTBEAT, "--count", "3"],
+                           capture_output=True, timeout=60)
+    assert again.returncode == 0, again.stderr
+    head, *log_lines = again.stdout.split(b"\n")
+    assert json.loads(head)["id"] == job_id
+    assert b"\n".join(log_lines) == (jobs.job_dir(job_id) / "events.jsonl").read_bytes()
+    events = [json.loads(ln) for ln in log_lines if ln]
+    assert [e["done"] for e in events if e["type"] == "progress"] == [1, 2, 3]  # one run, not two
+    assert [j.id for j in jobs.list_jobs()].count(job_id) == 1
+    other = _cli("job", "start", "--id", job_id, "--", *HEARTBEAT, "--count", "9")
+    assert other.returncode == 2 and "another command" in other.stderr
+    assert _cli("job", "start", "--id", "../x", "--", *HEARTBEAT).returncode == 2
+
+
+def test_concurrent_starts_with_one_id_run_one_job():
+    """Seeded: several starts of one id at once (a retry racing the original) give exactly one job."""
+    import random
+    import threading
+
+    for seed in range(3):
+        rng = random.Random(seed)
+        job_id = jobs.new_job_id()
+        argv = [*HEARTBEAT, "--count", "2"]
+        got, errors = [], []
+
+        def start(delay: float, jid: str = job_id, a: list = argv, got: list = got,
+                  errors: list = errors) -> None:
+            time.sleep(delay)
+            try:
+                got.append(jobs.start_job(a, job_id=jid, exist_ok=True))
+            except Exception as exc:  # noqa: BLE001 - collected and asserted on below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=start, args=(rng.uniform(0, 0.01),)) for _ in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert not errors and got == [job_id] * 6, f"seed {seed}: {errors}"
+        events = [ev for _, ev in jobs.attach(job_id)]
+        assert [e["done"] for e in events if e["type"] == "progress"] == [1, 2], f"seed {seed}"
+        assert [e["type"] for e in events].count("job_end") == 1, f"seed {seed}"
+
+
+def test_follow_stops_at_once_while_the_job_is_quiet():
+    """Host.follow's stop flag ends a follower of a job that writes nothing for a minute."""
+    import threading
+
+    from core.host.local import LocalHost
+
+    host = LocalHost()
+    job_id = host.start_job(["job", "heartbeat", "--count", "2", "--interval", "60"])
+    stop = threading.Event()
+    it = host.follow(job_id, 0, stop=stop)
+    first = next(it)
+    assert first.event() is not None and first.event()["type"] == "progress"
+    threading.Timer(0.2, stop.set).start()
+    t0 = time.monotonic()
+    assert list(it) == []
+    assert time.monotonic() - t0 < 2.0
+    host.cancel_job(job_id)
+
+
+def test_a_remote_style_attach_exits_when_its_reader_goes_away():
+    """`job attach --json` (what a remote client runs) exits once its stdout's reader has closed it,
+    even while the job is quiet, instead of lingering until the job next writes."""
+    job_id = jobs.start_job([*HEARTBEAT[:2], "--count", "2", "--interval", "60"])
+    proc = subprocess.Popen([sys.executable, "-m", "core.cli", "job", "attach", job_id, "--json"],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    try:
+        assert b'"type":"progress"' in _wait_for_line(proc)
+        proc.stdout.close()  # the client is gone (its SSH channel closed)
+        proc.wait(10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        jobs.cancel_job(job_id)
+    assert proc.returncode is not None

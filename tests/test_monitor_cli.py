@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from core.cli import main
-from core.hosts import LocalHost
+from core.host.local import LocalHost
 from core.monitor.follow import Follower, resolve
 from core.monitor.parsers import parse_bytes
 from core.monitor.records import EpochRecord

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from core.cli import main
-from core.hosts import LocalHost
+from core.host.local import LocalHost
 from core.monitor.alarms import Thresholds, evaluate
 from core.monitor.follow import Follower, resolve
 from core.monitor.parsers import ConsoleParser, parse_bytes, visible_text

@@ -13,7 +13,7 @@ import subprocess
 
 import pytest
 
-from core.hosts import LocalHost
+from core.host.local import LocalHost
 from core.monitor.follow import Follower, resolve
 from core.monitor.records import EpochRecord
 from tests.keras_logs import keras_runs

@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from core.hosts import LocalHost
+from core.host.local import LocalHost
 from nexara_tui.screens.monitor import MonitorScreen
 from nexara_tui.widgets.epoch_table import EpochTable
 from tests.keras_logs import keras_runs

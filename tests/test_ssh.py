@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from core.errors import NexaraError
-from core.ssh import HostKeyChanged, SSHHost, UnknownHostKey, resolve_target
+from core.host.ssh import HostKeyChanged, SSHHost, UnknownHostKey, resolve_target
 from tests.sshd import ALIAS, keygen
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -99,7 +99,7 @@ def test_reattach_after_transport_close(host):
     for _, ev in host.attach(job_id):
         seen.append(ev)
         if len(seen) == 3:
-            host._transport().close()  # drop the transport under the running attach
+            host.connection.transport().close()  # drop the transport under the running attach
     assert [ev["done"] for ev in seen if ev["type"] == "progress"] == list(range(1, 26))
     assert seen[-1]["type"] == "job_end"
     assert [j.id for j in host.jobs()] == [job_id]
@@ -136,7 +136,7 @@ def test_changed_host_key_is_refused(sshd, tmp_path):
         h.connect()
     assert info.value.expected_fingerprint != info.value.fingerprint
     assert kh.read_text() == f"{sshd.host_id} {kind} {b64}\n"  # untouched
-    assert h.state == "down"
+    assert h.state == "disconnected"
 
 
 def test_shell_metacharacters_pass_intact_and_never_run(host, demo_dataset, tmp_path):
@@ -157,7 +157,7 @@ def test_shell_metacharacters_pass_intact_and_never_run(host, demo_dataset, tmp_
     # list uploaded over SFTP (a newline in the name cannot ride a line-per-path list).
     list(host.stream(["restore", str(root), "--all"]))
     assert (root / "train" / "violent" / WEIRD).is_file()
-    from core.hosts import temp_list_on
+    from core.host import temp_list_on
 
     with temp_list_on(host, [f"train/violent/{WEIRD}"], "nexara-test") as lst:
         moved = list(host.stream(["quarantine", str(root), "--files-from", lst, "--yes"]))
@@ -197,10 +197,10 @@ def test_proxyjump_alias(sshd, tmp_path):
                    f"    IdentityFile {sshd.client_key}\n    ProxyJump {ALIAS}\n"
                    f"    UserKnownHostsFile {sshd.known_hosts}\n")
     t = resolve_target("via-jump", cfg)
-    assert (t.hostname, t.port, t.proxy_jump) == ("127.0.0.1", sshd.port, ALIAS)
+    assert (t.hostname, t.port, t.proxy_jump) == ("127.0.0.1", sshd.port, [ALIAS])
     h = SSHHost("via-jump", remote_nexara=NEXARA, ssh_config=cfg)
     assert h.run(["--version"]).rc == 0
-    assert h._jump is not None and h._jump.state == "connected"
+    assert h.connection.jump is not None and h.connection.jump.state == "connected"
     h.close()
 
 
@@ -306,7 +306,7 @@ def test_unconfigured_nexara_is_found_in_the_same_remote_command(sshd, tmp_path)
     On the test machine neither holds a nexara (the venv under test is not on the
     remote PATH), so the command fails with the one line that says what to do.
     """
-    from core.ssh import DEFAULT_VENV
+    from core.host.ssh import DEFAULT_VENV
 
     default = Path.home() / DEFAULT_VENV / "bin" / "nexara"
     assert not default.exists(), f"{default} exists: this test needs a host without an installed nexara"
@@ -325,3 +325,165 @@ def test_unconfigured_nexara_is_found_in_the_same_remote_command(sshd, tmp_path)
         assert out.decode().startswith("nexara ")
     finally:
         h.close()
+
+
+def test_cert_authority_and_revoked_lines_do_not_break_known_hosts(sshd, tmp_path):
+    """OpenSSH accepts known_hosts markers; one such line used to fail every connection
+    with "Incorrect padding". @cert-authority is skipped, @revoked is honoured."""
+    from core.host.ssh import HostKeyRevoked
+
+    ca = keygen(tmp_path / "ca_key")
+    other = keygen(tmp_path / "old_host_key")
+    kh = tmp_path / "known_hosts"
+    kh.write_text(
+        f"@cert-authority *.example.com {ca.with_suffix('.pub').read_text().split(' ', 2)[0]} "
+        f"{ca.with_suffix('.pub').read_text().split()[1]}\n"
+        f"@revoked * {' '.join(other.with_suffix('.pub').read_text().split()[:2])}\n"
+        "# a comment, a blank line, and a line whose key is not base64\n\n"
+        "badhost ssh-ed25519 !!!not-base64!!!\n"
+        + sshd.known_hosts_line())
+    h = SSHHost(ALIAS, remote_nexara=NEXARA, ssh_config=sshd.ssh_config, known_hosts=kh)
+    try:
+        assert h.run(["--version"]).stdout.startswith("nexara")
+    finally:
+        h.close()
+    # The server's own key marked @revoked: refused, even though it is also listed as trusted.
+    kind, b64 = sshd.host_key.with_suffix(".pub").read_text().split()[:2]
+    kh.write_text(sshd.known_hosts_line() + f"@revoked {sshd.host_id} {kind} {b64}\n")
+    h = SSHHost(ALIAS, remote_nexara=NEXARA, ssh_config=sshd.ssh_config, known_hosts=kh)
+    with pytest.raises(HostKeyRevoked, match="@revoked"):
+        h.connect()
+    assert h.state == "disconnected"
+    h.close()
+
+
+def _no_sessions(sshd) -> int:
+    """Wait until the connections of earlier tests have gone from the server (they close async)."""
+    import time
+
+    deadline = time.monotonic() + 20
+    while sshd.session_pids():
+        assert time.monotonic() < deadline, "sessions of earlier tests did not end"
+        time.sleep(0.05)
+    return 0
+
+
+def _hops_config(sshd, tmp_path, extra: str) -> Path:
+    cfg = tmp_path / "ssh_config"
+    hop = (f"    HostName 127.0.0.1\n    Port {sshd.port}\n    IdentityFile {sshd.client_key}\n"
+           f"    UserKnownHostsFile {sshd.known_hosts}\n")
+    cfg.write_text(sshd.ssh_config.read_text() + f"Host hop-a\n{hop}Host hop-b\n{hop}"
+                   f"Host chained\n{hop}{extra}")
+    return cfg
+
+
+def test_proxyjump_chain_goes_through_every_hop(sshd, tmp_path):
+    """`ProxyJump a,b`: a, then b through a, then the target through b — three SSH connections
+    at the server (the loopback sshd serves as every hop), not two with b silently skipped."""
+    cfg = _hops_config(sshd, tmp_path, "    ProxyJump hop-a,hop-b\n")
+    before = _no_sessions(sshd)
+    h = SSHHost("chained", remote_nexara=NEXARA, ssh_config=cfg)
+    try:
+        assert h.run(["--version"]).rc == 0
+        assert len(sshd.session_pids()) - before == 3
+        hop_b = h.connection.jump
+        assert hop_b is not None and hop_b.name == "hop-b" and hop_b.jumps == ["hop-a"]
+        assert hop_b.jump is not None and hop_b.jump.name == "hop-a"
+    finally:
+        h.close()
+
+
+def test_proxycommand_carries_the_connection(sshd, tmp_path):
+    """ProxyCommand is honoured (it used to be ignored, connecting directly): here OpenSSH's
+    own `ssh -W` through the loopback sshd, so the server sees two connections."""
+    cfg = _hops_config(sshd, tmp_path, "")
+    cfg.write_text(cfg.read_text() + f"    ProxyCommand ssh -F {cfg} -o BatchMode=yes -W %h:%p hop-a\n")
+    before = _no_sessions(sshd)
+    h = SSHHost("chained", remote_nexara=NEXARA, ssh_config=cfg)
+    try:
+        assert h.run(["--version"]).rc == 0
+        assert len(sshd.session_pids()) - before == 2
+    finally:
+        h.close()
+
+
+def test_a_cut_while_starting_remote_work_reattaches_to_the_one_job(host, sshd, demo_dataset, remote_state):
+    """The link dies the moment the job's directory appears on the host, before the client has
+    heard back: it reconnects, sends the same start (its own job id) and is attached to the one
+    job — every file once, no "connection lost while starting" — instead of leaving it orphaned."""
+    import threading
+    import time
+
+    jobs_dir = remote_state / "jobs"
+    cut = threading.Event()
+
+    def cut_when_the_job_appears() -> None:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if jobs_dir.is_dir() and any(jobs_dir.iterdir()):
+                sshd.kill_sessions()
+                cut.set()
+                return
+            time.sleep(0.002)
+
+    t = threading.Thread(target=cut_when_the_job_appears, daemon=True)
+    t.start()
+    events = list(host.stream(["scan", str(demo_dataset.root), "--workers", "1"]))
+    t.join(5)
+    assert cut.is_set()
+    assert "reconnecting" in host.states
+    job_dirs = list(jobs_dir.iterdir())
+    assert len(job_dirs) == 1  # one job, started once
+    assert events[0]["type"] == "job" and events[0]["id"] == job_dirs[0].name
+    assert [e["type"] for e in events].count("job") == 1
+    paths = [_path(e) for e in events if e["type"] == "file"]
+    assert len(paths) == len(set(paths)) == 30
+    assert events[-1]["type"] == "summary" and not any(e["type"] == "error" for e in events)
+
+
+def test_abbreviated_host_option_is_refused_not_forwarded(tmp_path, capsys):
+    """`--hos gpu` was taken for --host by argparse and forwarded as is (the remote then tried
+    to SSH from the box to itself). Abbreviations are refused, in one line."""
+    from core.cli import main, remote_argv
+
+    root = tmp_path / "ds"
+    root.mkdir()
+    with pytest.raises(SystemExit) as info:
+        main(["scan", str(root), "--hos", "gpu", "--rep", str(tmp_path / "out.json")])
+    assert info.value.code == 2
+    err = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
+    assert len(err) == 1 and "unrecognized arguments: --hos gpu --rep" in err[0], err
+    assert not (tmp_path / "out.json").exists()
+    # What is accepted is spelled out, and stripped whole.
+    assert remote_argv(["scan", "R", "--host=gpu", "--report", "x.json", "--workers", "2"],
+                       ("--report",)) == ["scan", "R", "--workers", "2", "--json"]
+
+
+def test_stopping_a_follow_over_ssh_leaves_no_remote_attach_behind(host):
+    """Host.follow over SSH stops within a second when asked, though the job writes nothing for a
+    minute, and the `nexara job attach` it ran on the host exits too (its reader is gone)."""
+    import threading
+    import time
+
+    job_id = host.start_job(["job", "heartbeat", "--count", "2", "--interval", "60"])
+
+    def remote_attaches() -> list[str]:
+        out = subprocess.run(["ps", "-ww", "-eo", "args"], capture_output=True, text=True).stdout
+        return [ln for ln in out.splitlines() if "job attach" in ln and job_id in ln]
+
+    stop = threading.Event()
+    lines = host.follow(job_id, 0, stop=stop)
+    try:
+        first = next(lines)
+        assert first.event()["type"] == "progress"
+        assert remote_attaches()
+        threading.Timer(0.3, stop.set).start()
+        t0 = time.monotonic()
+        assert list(lines) == []
+        assert time.monotonic() - t0 < 3
+        deadline = time.monotonic() + 10
+        while remote_attaches():
+            assert time.monotonic() < deadline, remote_attaches()
+            time.sleep(0.05)
+    finally:
+        host.cancel_job(job_id)

@@ -17,7 +17,7 @@ import asyncio, json, sys, time
 t0 = time.perf_counter()
 from nexara_tui.app import NexaraApp
 t_import = time.perf_counter() - t0
-from core.hosts import LocalHost
+from core.host.local import LocalHost
 app = NexaraApp(root=None, host=LocalHost())
 t_construct = time.perf_counter() - t0
 after_construct = sorted(m for m in %(heavy)r if m in sys.modules)

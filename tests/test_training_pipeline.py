@@ -17,7 +17,7 @@ from tests.training_fixtures import make_dataset, scan_into_store, tiny_config
 
 def tensorboard_epochs(folder):
     """Every epoch of a TensorBoard log folder, as `nexara monitor FOLDER --once` reads it."""
-    from core.hosts import LocalHost
+    from core.host.local import LocalHost
     from core.monitor.follow import Follower, resolve
     from core.monitor.records import EpochRecord
 

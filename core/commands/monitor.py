@@ -21,7 +21,7 @@ import math
 import sys
 from typing import Any
 
-from core.cli import add_common
+from core.cli import add_common, number
 from core.errors import NexaraError
 from core.events import SCHEMA_VERSION
 from core.monitor.format import classes_of, columns, extras_of, row_cells
@@ -44,10 +44,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("source", nargs="?", metavar="JOB|FILE|DIR",
                    help="a job id, a log file or a log folder on the host")
     p.add_argument("--once", action="store_true", help="print what is there now and exit")
-    p.add_argument("--poll", type=float, default=1.0, metavar="S", help="seconds between reads (default 1)")
-    p.add_argument("--max-gap", type=float, default=None, metavar="F",
+    p.add_argument("--poll", type=number(float, gt=0, le=3600), default=1.0, metavar="S",
+                   help="seconds between reads (default 1)")
+    p.add_argument("--max-gap", type=number(float, ge=0, le=1), default=None, metavar="F",
                    help="per-class recall gap alarm threshold (default 0.08)")
-    p.add_argument("--overfit-epochs", type=int, default=None, metavar="K",
+    p.add_argument("--overfit-epochs", type=number(int, ge=1), default=None, metavar="K",
                    help="epochs of val_loss up while loss falls before the overfitting alarm (default 5)")
     p.add_argument("--gpu", action="store_true", help="print this machine's GPUs (nvidia-smi) and exit")
     add_common(p)
@@ -61,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
         raise NexaraError("monitor: give a JOB id or a log FILE (or --gpu)")
     if args.poll <= 0:
         raise NexaraError(f"--poll {args.poll}: must be positive")
-    from core.hosts import open_host
+    from core.host import open_host
     from core.monitor.alarms import Thresholds
     from core.monitor.follow import Follower, resolve
     from core.monitor.state import RunState
@@ -98,7 +99,7 @@ def _gpu(args: argparse.Namespace) -> int:
     from core.monitor.gpu import GpuStat, host_gpu, local_gpu_event
 
     if args.host and args.host != "local":
-        from core.hosts import open_host
+        from core.host import open_host
 
         host = open_host(args.host, remote_nexara=getattr(args, "remote_nexara", None))
         try:

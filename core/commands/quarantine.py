@@ -180,7 +180,7 @@ def remote_events(host: Any, argv: Sequence[str], args: argparse.Namespace) -> I
     any name passes). Without a terminal (or with --yes, --dry-run, --list) this is
     plain `host.stream(argv)`: the host refuses to move without --yes.
     """
-    from core.hosts import temp_list_on
+    from core.host import temp_list_on
 
     confirm: Callable[[dict[str, Any]], bool] | None = getattr(args, "confirm", None)
     if args.yes or args.dry_run or args.list or confirm is None:

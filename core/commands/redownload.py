@@ -164,7 +164,7 @@ def _start_job(args: argparse.Namespace, root: Path, into: Path | None) -> Itera
     yield event("job_started", job_id=job_id, argv=argv, into=str(into))
     if args.wait:
         for _, ev in attach(job_id):
-            yield ev
+            yield dict(ev)
 
 
 def render(events: Iterable[dict[str, Any]], args: argparse.Namespace) -> int:

@@ -26,7 +26,8 @@ from typing import Any
 from core import __version__
 from core.cli import add_common
 from core.errors import NexaraError
-from core.events import emit, event, parse_line
+from core.events import EventType, emit, event, parse_line
+from core.host import Host
 
 
 def register(sub: Any) -> None:
@@ -114,15 +115,15 @@ def _probe(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------- check
 
 
-def _connect(name: str, remote_nexara: str | None = None) -> Any:
-    from core.hosts import open_host
+def _connect(name: str, remote_nexara: str | None = None) -> Host:
+    from core.host import open_host
 
     host = open_host(name, remote_nexara=remote_nexara)
     host.connect()
     return host
 
 
-def check(host: Any) -> dict[str, Any]:
+def check(host: Host) -> dict[str, Any]:
     """The host's report plus `local_version` and `version_match` (None if nexara is missing)."""
     rc, out, _ = host.exec_capture("python3 --version 2>&1; true", timeout=30)
     report: dict[str, Any] = {"host": host.name, "python3": out.decode(errors="replace").strip() or None,
@@ -133,7 +134,7 @@ def check(host: Any) -> dict[str, Any]:
         report["problem"] = exc.message
     else:
         info = next((ev for ev in map(parse_line, res.stdout.splitlines())
-                     if ev and ev.get("type") == "probe"), None)
+                     if ev is not None and ev["type"] == EventType.PROBE), None)
         if info is None:
             # An older or broken nexara: at least ask for its version.
             ver = host.run(["--version"], timeout=60)
@@ -207,12 +208,12 @@ def build_wheel(out_dir: Path) -> Path:
 
 
 def _sh(path: str) -> str:
-    from core.ssh import _shell_path
+    from core.host.ssh import shell_path
 
-    return _shell_path(path)
+    return shell_path(path)
 
 
-def install(host: Any, wheel: Path, venv: str = "~/.local/share/nexara/venv", python: str = "python3",
+def install(host: Host, wheel: Path, venv: str = "~/.local/share/nexara/venv", python: str = "python3",
             system_site_packages: bool = False, no_deps: bool = False, extra: str | None = None) -> str:
     """Upload `wheel` and pip install it into `venv` on the host; return the installed version."""
     rc, out, err = host.exec_capture('mkdir -p "$HOME/.local/share/nexara/wheels" && echo "$HOME"', timeout=30)
@@ -266,8 +267,8 @@ def _install(args: argparse.Namespace) -> int:
 
 
 def _trust(args: argparse.Namespace) -> int:
-    from core.hosts import open_host
-    from core.ssh import UnknownHostKey
+    from core.host import open_host
+    from core.host.ssh import UnknownHostKey
 
     host = open_host(args.host)
     try:

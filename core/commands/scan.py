@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from core.cli import add_common
+from core.cli import add_common, number
 from core.errors import NexaraError
 from core.records import LEVELS
 from core.units import human_duration
@@ -34,7 +34,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="quick: container and index only; standard (default): enough decoding to "
                         "decide usable/unusable; full: every frame")
     p.add_argument("--workers", type=int, metavar="N", help="worker processes (default: CPU cores)")
-    p.add_argument("--timeout", type=float, metavar="S",
+    p.add_argument("--timeout", type=number(float, gt=0), metavar="S",
                    help="hard limit per file in seconds, plus 15 s per 100 MB (default 60)")
     p.add_argument("--report", metavar="FILE.json", help="write a JSON report of every file")
     p.add_argument("--csv", metavar="FILE", help="write one CSV row per file")

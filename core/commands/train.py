@@ -81,7 +81,7 @@ def events(args: argparse.Namespace) -> Iterator[dict[str, Any]]:
     yield event("job_started", job_id=job_id, run_dir=str(run_dir), argv=argv)
     if args.wait:
         for _, ev in attach(job_id):
-            yield ev
+            yield dict(ev)
 
 
 def _num(v: Any, spec: str) -> str:

@@ -54,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
     remote_nexara = args.remote_nexara
 
     def opener(name: str, **kwargs):
-        from core.hosts import open_host
+        from core.host import open_host
 
         return open_host(name, remote_nexara=remote_nexara if name == host_name else None, **kwargs)
 

@@ -14,7 +14,7 @@ import math
 from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from core.errors import NexaraError
 
@@ -240,7 +240,7 @@ def encode_picture(label: str = "violent", size: tuple[int, int] = (160, 120), s
     import av
 
     frame = _picture(label, size, seed)
-    ctx = av.CodecContext.create(codec, "w")
+    ctx = cast("av.VideoCodecContext", av.CodecContext.create(codec, "w"))
     ctx.width, ctx.height = frame.width, frame.height
     ctx.pix_fmt = "rgb24" if codec == "png" else "yuvj420p"
     ctx.time_base = Fraction(1, 25)

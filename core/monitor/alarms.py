@@ -68,7 +68,7 @@ def gap_alarms(records: Sequence[EpochRecord], th: Thresholds = Thresholds()) ->
     for r in records:
         gap = r.gap
         bad = gap is not None and math.isfinite(gap) and gap > th.max_gap
-        if bad and not in_streak:
+        if bad and gap is not None and not in_streak:
             detail = ", ".join(f"{k} {_pct(v)}" for k, v in r.recall.items())
             out.append(Alarm("gap", WARNING, r.epoch,
                              f"per-class gap {_pct(gap)} above {_pct(th.max_gap)}"

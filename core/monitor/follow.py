@@ -1,14 +1,12 @@
 """Follow a training log — a growing file or a job's event log — on any Host, from an offset.
 
 Local and SSH are one code path: a file is tailed with `Host.stat_file` and
-`Host.read_file(path, offset, length)` (SFTP reads at an offset over SSH), and
-so is a job's events.jsonl, found through the job directory that `Host.jobs()`
-reports (hosts that do not report it are polled with
-`Host.attach(job_id, offset, follow=False)`, one remote process per poll).
-Polling (instead of a blocking attach) is what makes a follower
-stoppable at any moment from another thread: the TUI cancels it when the user
-leaves the screen, without waiting for the next epoch, which may be minutes
-away.
+`Host.read_file(path, offset, length)` (SFTP reads at an offset over SSH); a
+job is followed with `Host.follow(job, offset, stop=…)`, the one way every
+face tails a job (the remote `job attach` over SSH, which re-attaches by
+itself after a dropped link). Both are stoppable at any moment from another
+thread: the TUI stops a follower when the user leaves the screen, without
+waiting for the next epoch, which may be minutes away.
 
 Items come out in batches (`Update`), at most one every `batch_interval`
 seconds while data is pouring in (a 150-epoch log read at once is one or two
@@ -17,6 +15,7 @@ updates, not 150 redraws), and at once when the source goes quiet.
 
 from __future__ import annotations
 
+import queue
 import threading
 import time
 from collections.abc import Iterator
@@ -24,8 +23,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core.errors import NexaraError
-from core.events import parse_line
-from core.hosts import FileEntry, Host, JobInfo
+from core.events import EventType
+from core.host import AnyOf, FileEntry, Host, JobInfo, LogLine
 from core.monitor.parsers import (
     UNKNOWN_FORMAT,
     ConsoleParser,
@@ -38,7 +37,8 @@ from core.monitor.records import RunEvent
 
 CHUNK = 1 << 20  # bytes per read: one SFTP round trip carries a whole CSV or most of a log
 STDERR_TAIL_BYTES = 16 << 10
-JOB_STATUS_EVERY_S = 5.0  # a quiet job's liveness is asked of the host this often
+JOB_LINES_QUEUED = 10_000  # lines read ahead of the parser (back-pressure on a fast log)
+JOB_LINES_PER_ITEM_BATCH = 512
 
 
 @dataclass
@@ -233,109 +233,85 @@ class Follower:
                     read[path] = pos + len(data)
                     log.feed(path, group, data)
             done = sum(read.values()) - log.held
-            yield log.flush(final=not follow), done, True
+            flushed: list[Item] = [*log.flush(final=not follow)]
+            yield flushed, done, True
             if not follow:
                 return
             self.stop.wait(self.poll)
 
     # -- jobs --------------------------------------------------------------
     def _job_items(self, follow: bool, offset: int) -> Iterator[tuple[list[Item], int, bool]]:
-        log = job_log_path(self.source)
-        if log is None:  # a host whose `job list` does not say where jobs live (older nexara)
-            yield from self._job_items_by_attach(follow, offset)
-            return
-        # Tail the job's events.jsonl with plain reads (an SFTP read at an offset over
-        # SSH): a quiet poll costs one round trip, not a remote shell plus a Python
-        # start as `nexara job attach` would. Offsets are those of `attach`: the
-        # byte after the last complete line.
-        pos, buf = offset, b""
-        status_every = max(JOB_STATUS_EVERY_S, 5 * self.poll)
-        last_status = time.monotonic()
-        while not self.stop.is_set():
-            items, ended, pos, buf, more = self._read_job_log(log, pos, buf)
-            # Quiet. A job that ended normally has written job_end; only a job whose
-            # wrapper vanished (killed, machine rebooted) has not: the host's own
-            # view (`jobs()`) says "lost" then. Asked now and then, not every poll.
-            if ended is None and not more and (
-                    not follow or time.monotonic() - last_status >= status_every):
-                last_status = time.monotonic()
-                job = self._job_info()
-                if job is not None and job.status != "running":
-                    # It may have written job_end just after our read: drain first.
-                    more_items, ended, pos, buf, _ = self._read_job_log(log, pos, buf)
-                    items += more_items
-                    if ended is None:
-                        ended = RunEvent("job_end", {"rc": job.rc, "status": job.status})
-                        items.append(ended)
-            if ended is not None:
-                self._add_stderr(ended)
-                yield items, pos, True
-                return
-            yield items, pos, not more
-            if more:
-                continue
-            if not follow:
-                return
-            self.stop.wait(self.poll)
+        """The job's log through `Host.follow`, read by a thread so a quiet job reads as idle.
 
-    def _read_job_log(self, log: str, pos: int, buf: bytes
-                      ) -> tuple[list[Item], RunEvent | None, int, bytes, bool]:
-        """One read of the log from where we are: (items, job_end seen, pos, torn tail, more to read)."""
-        data = self.host.read_file(log, pos + len(buf), CHUNK)
-        items: list[Item] = []
-        ended = None
-        if data:
-            buf += data
-            *lines, buf = buf.split(b"\n")
-            for line in lines:
-                pos += len(line) + 1
-                ev = parse_line(line)
-                if ev is None:
+        The follower yields each complete line the moment it is written; the
+        reader thread queues them (bounded: a fast log waits for the parser),
+        and this side takes what is queued, or reports "idle" after
+        `batch_interval` of silence, so a batch never waits for the next epoch.
+        """
+        lines: queue.Queue[LogLine | BaseException | None] = queue.Queue(JOB_LINES_QUEUED)
+        left = threading.Event()  # this generator was closed: the reader stops too
+        stop = AnyOf(self.stop, left)
+
+        def offer(item: LogLine | BaseException | None) -> None:
+            while not stop.is_set():
+                try:
+                    lines.put(item, timeout=0.1)
+                    return
+                except queue.Full:
                     continue
-                got = JsonlParser.handle_event(ev)
-                for it in got:
-                    if isinstance(it, RunEvent) and it.kind == "job_end":
-                        ended = it
-                items.extend(got)
-                if ended is not None:
-                    break  # nothing after job_end belongs to the job
-        return items, ended, pos, buf, len(data) >= CHUNK
 
-    def _job_items_by_attach(self, follow: bool, offset: int) -> Iterator[tuple[list[Item], int, bool]]:
-        """Poll `Host.attach(follow=False)` from the last offset: for hosts that hide the job dir."""
-        job_id = self.source.ref
-        polls = 0
-        while not self.stop.is_set():
-            items: list[Item] = []
-            ended = None
-            for off, ev in self.host.attach(job_id, offset, follow=False):
-                offset = off
-                got = JsonlParser.handle_event(ev)
-                for it in got:
-                    if isinstance(it, RunEvent) and it.kind == "job_end":
-                        ended = it
-                items.extend(got)
-                if len(items) >= 512:
-                    yield items, offset, False
-                    items = []
-                if self.stop.is_set():
-                    return
-            if ended is None and (not follow or polls % 5 == 4):
-                # No job_end yet: the job's own view says whether it is still alive.
-                job = self._job_info()
-                if job is not None and job.status != "running":
-                    ended = RunEvent("job_end", {"rc": job.rc, "status": job.status})
-                    items.append(ended)
-                elif not follow:
-                    yield items, offset, True
-                    return
-            if ended is not None:
-                self._add_stderr(ended)
-                yield items, offset, True
-                return
-            yield items, offset, True
-            polls += 1
-            self.stop.wait(self.poll)
+        def read() -> None:
+            try:
+                for line in self.host.follow(self.source.ref, offset, follow=follow, stop=stop):
+                    offer(line)
+            except BaseException as exc:  # noqa: BLE001 - handed to the parsing side, raised there
+                offer(exc)
+            finally:
+                offer(None)
+
+        threading.Thread(target=read, name=f"follow-{self.source.ref}", daemon=True).start()
+        pos = offset
+        try:
+            while not self.stop.is_set():
+                try:
+                    got = lines.get(timeout=self.batch_interval)
+                except queue.Empty:
+                    yield [], pos, True
+                    continue
+                items: list[Item] = []
+                while True:
+                    if got is None:  # the follower returned: the log is drained (or follow is off)
+                        if not follow:
+                            # No job_end (yet): the host's own view says whether it still runs.
+                            job = self._job_info()
+                            if job is not None and job.status != "running":
+                                ended = RunEvent("job_end", {"rc": job.rc, "status": job.status})
+                                self._add_stderr(ended)
+                                items.append(ended)
+                        yield items, pos, True
+                        return
+                    if isinstance(got, BaseException):
+                        raise got
+                    pos = got.offset
+                    ev = got.event()
+                    if ev is not None:
+                        new = JsonlParser.handle_event(ev)
+                        items.extend(new)
+                        if ev["type"] == EventType.JOB_END:
+                            for it in new:
+                                if isinstance(it, RunEvent) and it.kind == "job_end":
+                                    self._add_stderr(it)
+                            yield items, pos, True
+                            return  # nothing after job_end belongs to the job
+                    if len(items) >= JOB_LINES_PER_ITEM_BATCH:
+                        break
+                    try:
+                        got = lines.get_nowait()
+                    except queue.Empty:
+                        break
+                yield items, pos, lines.empty()
+        finally:
+            left.set()
 
     def _job_info(self) -> JobInfo | None:
         for job in self.host.jobs():
@@ -362,11 +338,6 @@ def job_dir_of(source: Source) -> str | None:
         if extra.get(key):
             return str(extra[key]).rstrip("/")
     return None
-
-
-def job_log_path(source: Source) -> str | None:
-    d = job_dir_of(source)
-    return f"{d}/events.jsonl" if d else None
 
 
 def stderr_path(host: Host, source: Source) -> str | None:

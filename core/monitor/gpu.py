@@ -13,7 +13,7 @@ import subprocess
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from core.hosts import Host
+from core.host import Host
 
 QUERY = "index,name,utilization.gpu,memory.used,memory.total"
 
@@ -72,7 +72,7 @@ def local_gpu_event() -> dict[str, Any]:
 
 def host_gpu(host: Host, timeout: float = 20) -> tuple[list[GpuStat], str]:
     """(GPUs, reason-if-none) on the host, through `nexara monitor --gpu --json`."""
-    from core.events import parse_line
+    from core.events import EventType, parse_line
 
     try:
         res = host.run(["monitor", "--gpu", "--json"], timeout=timeout)
@@ -80,8 +80,9 @@ def host_gpu(host: Host, timeout: float = 20) -> tuple[list[GpuStat], str]:
         return [], f"gpu query failed: {exc}"
     for line in res.stdout.splitlines():
         ev = parse_line(line)
-        if ev and ev.get("type") == "gpu":
-            gpus = [GpuStat(**{k: g.get(k) for k in ("index", "name", "util", "mem_used", "mem_total")})
+        if ev is not None and ev["type"] == EventType.GPU:
+            gpus = [GpuStat(index=int(g.get("index") or 0), name=str(g.get("name") or ""),
+                            util=g.get("util"), mem_used=g.get("mem_used"), mem_total=g.get("mem_total"))
                     for g in ev.get("gpus", []) if isinstance(g, dict)]
             return gpus, str(ev.get("reason", ""))
     return [], f"gpu query failed (rc {res.rc})"

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import csv
 import re
+from collections.abc import Mapping
 from typing import Any, Protocol
 
 from core.errors import NexaraError
@@ -91,10 +92,10 @@ class JsonlParser(_LineParser):
         return self.handle_event(ev) if ev is not None else []
 
     @staticmethod
-    def handle_event(ev: dict[str, Any]) -> list[Item]:
+    def handle_event(ev: Mapping[str, Any]) -> list[Item]:
         kind = ev.get("type")
         if kind == "epoch":
-            return [EpochRecord.from_event(ev)]
+            return [EpochRecord.from_event(dict(ev))]
         if kind in ("train_start", "train_end", "job_end", "error"):
             return [RunEvent(str(kind), {k: v for k, v in ev.items() if k not in ("v", "type")})]
         return []

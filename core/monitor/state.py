@@ -187,7 +187,8 @@ class RunState:
             if isinstance(classes, list):
                 self.run.classes = [str(c) for c in classes]
             self.run.run_dir = d.get("run_dir") or self.run.run_dir
-            cfg = d.get("config") if isinstance(d.get("config"), dict) else {}
+            given = d.get("config")
+            cfg = given if isinstance(given, dict) else {}
             self.run.patience = _int(cfg.get("early_stopping_patience", d.get("patience")))
             self.run.started = _float(d.get("t")) or self.run.started
         elif ev.kind == "train_end":
@@ -205,9 +206,9 @@ class RunState:
             if isinstance(tail, list):  # after any `error` event's message already kept
                 self.run.stderr_tail = [*self.run.stderr_tail, *(str(x) for x in tail)]
         elif ev.kind == "error":
-            msg = d.get("message")
-            if msg:
-                self.run.stderr_tail = [*self.run.stderr_tail, str(msg)]
+            message = d.get("message")
+            if message:
+                self.run.stderr_tail = [*self.run.stderr_tail, str(message)]
 
     # -- derived -------------------------------------------------------------
     @property

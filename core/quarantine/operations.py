@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -56,7 +56,7 @@ def execute_iter(
 
 
 def _execute(
-    root: Path, op: str, select: Callable[[JournalView], list[Move | Outcome]],
+    root: Path, op: str, select: Callable[[JournalView], Sequence[Move | Outcome]],
     store: ScanStore | None, force_copy: bool, chunk: int, t0: float,
 ) -> Iterator[Item]:
     """Lock, recover, select from the recovered journal, move."""

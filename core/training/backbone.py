@@ -149,6 +149,6 @@ def _load_weights_file(net: Any, path: Path, desc: str) -> None:
         )
 
 
-def _one_line(exc: BaseException) -> str:
+def _one_line(exc: BaseException | Warning | str) -> str:
     text = " ".join(str(exc).split())
     return text[:240] + ("…" if len(text) > 240 else "")

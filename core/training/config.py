@@ -14,41 +14,64 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import NexaraError
+from core.schema import SchemaError, load, rule
 from core.tomlfile import read_toml, tomllib
+
+# The test-time views `core.training.augment.TTA_VIEWS` knows (named here so that
+# checking a config never imports numpy; tests/test_training_inputs.py holds both equal).
+TTA_VIEW_NAMES = ("original", "flip", "crop_center", "crop_top_left", "crop_bottom_right",
+                  "shift_early", "shift_late", "bright", "dark")
+
+_FRACTION = rule(ge=0, le=1)
 
 
 @dataclass
 class TrainConfig:
-    """Every key, with the seed's optimal values as defaults (see the seed's CONFIG)."""
+    """Every key, with the seed's optimal values as defaults (see the seed's CONFIG).
+
+    The schema (`core.schema`): each key's type, and in `rule(...)` its range;
+    every float must be finite, every int fit in 64 bits. The upper bounds on
+    sizes (frames, units, batches, views) are far above any sane value: they turn
+    a typo (`frame_size = 99999999999999999999`) into one line naming the key
+    instead of a traceback (or an out-of-memory) from deep inside Keras.
+    """
 
     # The seed's names and values.
-    dropout_rate: float = 0.32  # moderate: preserves patterns
-    augmentation_multiplier: int = 3  # views per training clip incl. the original (majority class)
-    focal_gamma: float = 3.0  # binary focal loss: hard-example mining
-    batch_size: int = 96  # RTX 3090 sized; lower it on out-of-memory
-    epochs: int = 150
-    early_stopping_patience: int = 30
-    learning_rate: float = 1e-3  # Adam
+    dropout_rate: float = field(default=0.32, metadata=rule(ge=0, lt=1))  # moderate: preserves patterns
+    # views per training clip incl. the original (majority class)
+    augmentation_multiplier: int = field(default=3, metadata=rule(ge=1, le=1000))
+    focal_gamma: float = field(default=3.0, metadata=rule(ge=0))  # binary focal loss: hard-example mining
+    batch_size: int = field(default=96, metadata=rule(ge=1, le=1 << 16))  # RTX 3090 sized; lower it on OOM
+    epochs: int = field(default=150, metadata=rule(ge=1))
+    early_stopping_patience: int = field(default=30, metadata=rule(ge=0))
+    learning_rate: float = field(default=1e-3, metadata=rule(gt=0))  # Adam
     # Data.
-    frames_per_clip: int = 20  # frames sampled evenly across each usable clip
-    frame_size: int = 224  # square input to the backbone, pixels
+    frames_per_clip: int = field(default=20, metadata=rule(ge=1, le=1024))  # sampled evenly across each clip
+    frame_size: int = field(default=224, metadata=rule(ge=8, le=4096))  # square backbone input, pixels
     backbone: str = "MobileNetV2"  # a keras.applications model name
     backbone_weights: str = "imagenet"  # "imagenet", a path to a weights file, or "none"
-    backbone_alpha: float = 1.0  # width multiplier for MobileNet backbones (0.35 for tiny CPU runs)
-    extract_batch_frames: int = 1024  # frames per backbone batch (and per cache shard) in extraction
+    # width multiplier for MobileNet backbones (0.35 for tiny CPU runs)
+    backbone_alpha: float = field(default=1.0, metadata=rule(gt=0))
+    # frames per backbone batch (and per cache shard) in extraction
+    extract_batch_frames: int = field(default=1024, metadata=rule(ge=1, le=1 << 20))
     positive_class: str = "violent"  # the class scored as 1 by the binary head
-    class_weights: dict[str, float] = field(default_factory=dict)  # class -> weight; empty = all 1.0
-    class_multipliers: dict[str, int] = field(default_factory=dict)  # class -> augmentation views
+    # class -> weight; empty = all 1.0
+    class_weights: dict[str, float] = field(default_factory=dict, metadata=rule(gt=0))
+    # class -> augmentation views
+    class_multipliers: dict[str, int] = field(default_factory=dict, metadata=rule(ge=1, le=1000))
     include_damaged: bool = True  # train on `damaged` clips too (they are usable)
     # Head.
-    lstm_units: int = 128
-    dense_units: int = 64
+    lstm_units: int = field(default=128, metadata=rule(ge=1, le=1 << 16))
+    dense_units: int = field(default=64, metadata=rule(ge=1, le=1 << 16))
     # Evaluation / deployment gate (the seed's bar for 110 cameras).
-    tta_views: list[str] = field(default_factory=lambda: ["original", "flip", "crop_center", "shift_early", "shift_late"])
-    gate_overall: float = 0.90
-    gate_recall: dict[str, float] = field(default_factory=lambda: {"violent": 0.88, "nonviolent": 0.91})
-    gate_max_gap: float = 0.08
-    seed: int = 1337
+    tta_views: list[str] = field(
+        default_factory=lambda: ["original", "flip", "crop_center", "shift_early", "shift_late"],
+        metadata=rule(choices=TTA_VIEW_NAMES, min_len=1))
+    gate_overall: float = field(default=0.90, metadata=_FRACTION)
+    gate_recall: dict[str, float] = field(default_factory=lambda: {"violent": 0.88, "nonviolent": 0.91},
+                                          metadata=_FRACTION)
+    gate_max_gap: float = field(default=0.08, metadata=_FRACTION)
+    seed: int = field(default=1337, metadata=rule(ge=0))
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -62,65 +85,14 @@ def _expected_type(name: str) -> type:
     return type(getattr(_DEFAULTS, name))
 
 
-def _coerce(name: str, value: Any) -> Any:
-    """Check (and gently coerce int->float) one value; raise naming the key."""
-    want = _expected_type(name)
-    if want is float and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
-    if want is dict:
-        if not isinstance(value, dict):
-            raise NexaraError(f"config key '{name}': expected a table, got {type(value).__name__}")
-        inner = int if name == "class_multipliers" else float
-        out = {}
-        for k, v in value.items():
-            if isinstance(v, bool) or not isinstance(v, (int, float)):
-                raise NexaraError(f"config key '{name}.{k}': expected a number, got {type(v).__name__}")
-            if inner is int and float(v) != int(v):
-                raise NexaraError(f"config key '{name}.{k}': expected an integer, got {v}")
-            out[str(k)] = inner(v)
-        return out
-    if want is list:
-        if not isinstance(value, list) or not all(isinstance(x, str) for x in value):
-            raise NexaraError(f"config key '{name}': expected a list of strings")
-        return list(value)
-    if isinstance(value, bool) != (want is bool) or not isinstance(value, want):
-        raise NexaraError(f"config key '{name}': expected {want.__name__}, got {type(value).__name__} ({value!r})")
-    return value
-
-
-def _validate(cfg: TrainConfig) -> TrainConfig:
-    checks = [
-        ("dropout_rate", 0.0 <= cfg.dropout_rate < 1.0, "must be in [0, 1)"),
-        ("augmentation_multiplier", cfg.augmentation_multiplier >= 1, "must be >= 1"),
-        ("focal_gamma", cfg.focal_gamma >= 0, "must be >= 0"),
-        ("batch_size", cfg.batch_size >= 1, "must be >= 1"),
-        ("epochs", cfg.epochs >= 1, "must be >= 1"),
-        ("early_stopping_patience", cfg.early_stopping_patience >= 0, "must be >= 0"),
-        ("frames_per_clip", cfg.frames_per_clip >= 1, "must be >= 1"),
-        ("frame_size", cfg.frame_size >= 8, "must be >= 8"),
-        ("learning_rate", cfg.learning_rate > 0, "must be > 0"),
-        ("backbone_alpha", cfg.backbone_alpha > 0, "must be > 0"),
-        ("extract_batch_frames", cfg.extract_batch_frames >= 1, "must be >= 1"),
-    ]
-    for key, ok, why in checks:
-        if not ok:
-            raise NexaraError(f"config key '{key}': {why} (got {getattr(cfg, key)!r})")
-    for k, m in cfg.class_multipliers.items():
-        if m < 1:
-            raise NexaraError(f"config key 'class_multipliers.{k}': must be >= 1 (got {m})")
-    for k, w in cfg.class_weights.items():
-        if w <= 0:
-            raise NexaraError(f"config key 'class_weights.{k}': must be > 0 (got {w})")
-    return cfg
-
-
 def from_mapping(data: dict[str, Any], source: str = "config") -> TrainConfig:
-    values: dict[str, Any] = {}
-    for key, value in data.items():
-        if key not in _FIELDS:
-            raise NexaraError(f"{source}: unknown config key '{key}'")
-        values[key] = _coerce(key, value)
-    return _validate(TrainConfig(**values))
+    """The config from parsed TOML; one line naming `source` and the key if anything does not fit."""
+    try:
+        return load(TrainConfig, data)
+    except SchemaError as exc:
+        if exc.unknown:
+            raise NexaraError(f"{source}: unknown config key '{exc.key}'") from None
+        raise NexaraError(f"{source}: config key '{exc.key}': {exc.problem}") from None
 
 
 def load_config(path: Path | None) -> TrainConfig:

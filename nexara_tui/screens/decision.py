@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import contextlib
 import posixpath
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from rich.markup import escape
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
@@ -29,13 +29,18 @@ from textual.worker import get_current_worker
 
 from core.decision import Decision, pct
 from core.errors import NexaraError
-from nexara_tui.messages import ScanFinished
+from core.events import EventType, LinkState
+from core.host import Host
+from nexara_tui.messages import HostStateChanged, ScanFinished
 from nexara_tui.screens.prompts import ConfirmScreen, PromptScreen
 from nexara_tui.widgets.header import NexaraHeader
 
 COLUMNS = ("split/class", "valid", "lost", "rate", "weight", "balanced", "mult", "effective",
            "re-download")
 _SEVERITY = {"critical": "bold red", "warning": "yellow", "info": "cyan"}
+
+if TYPE_CHECKING:
+    from nexara_tui.app import NexaraApp
 
 
 class PathPromptScreen(PromptScreen):
@@ -75,7 +80,7 @@ class DecisionScreen(Screen):
     DecisionScreen #d-body { height: 1fr; }
     DecisionScreen #d-options, DecisionScreen #d-findings { height: auto; padding: 0 1; }
     """
-    BINDINGS: ClassVar[list[Binding]] = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("w", "write_config", "Write config", id="decision.write",
                 tooltip="Write the training config (TOML) with these weights and multipliers"),
         Binding("d", "toggle_damaged", "Damaged lost/kept", id="decision.damaged",
@@ -92,6 +97,11 @@ class DecisionScreen(Screen):
         self.loads = 0  # completed loads (success or failure): tests wait on it
         self.damaged_is_lost = False
         self.last_written: str | None = None
+
+    @property
+    def nexara(self) -> NexaraApp:
+        """The app, typed (posting's pattern): its host, root, state and broadcasts."""
+        return cast("NexaraApp", self.app)
 
     def compose(self) -> ComposeResult:
         yield NexaraHeader()
@@ -124,8 +134,8 @@ class DecisionScreen(Screen):
     def on_scan_finished(self, message: ScanFinished) -> None:
         self.refresh_decision()
 
-    def on_host_state_changed(self, message: Any) -> None:
-        if getattr(message, "state", "") == "connected":
+    def on_host_state_changed(self, message: HostStateChanged) -> None:
+        if message.state == LinkState.CONNECTED:
             self.refresh_decision()
 
     def action_refresh(self) -> None:
@@ -144,8 +154,8 @@ class DecisionScreen(Screen):
         return argv
 
     def refresh_decision(self) -> None:
-        host = getattr(self.app, "host", None)
-        root = getattr(self.app, "root", None)
+        host = self.nexara.host
+        root = self.nexara.root
         if host is None:
             self._set_status("waiting for the host…")
             return
@@ -160,7 +170,7 @@ class DecisionScreen(Screen):
         self._fetch(host, root)
 
     @work(thread=True, exclusive=True, group="decide", exit_on_error=False)
-    def _fetch(self, host: Any, root: str) -> None:
+    def _fetch(self, host: Host, root: str) -> None:
         worker = get_current_worker()
         decision: dict[str, Any] | None = None
         summary: dict[str, Any] | None = None
@@ -169,9 +179,9 @@ class DecisionScreen(Screen):
             for ev in host.stream([*self._argv(root), "--json"]):
                 if worker.is_cancelled:
                     return
-                if ev.get("type") == "decision":
-                    decision, summary = ev.get("decision"), ev.get("summary")
-                elif ev.get("type") == "error":
+                if ev["type"] == EventType.DECISION:
+                    decision, summary = ev["decision"], dict(ev["summary"])
+                elif ev["type"] == EventType.ERROR:
                     error = str(ev.get("message", "decide failed"))
         except NexaraError as exc:
             error = exc.message
@@ -266,7 +276,7 @@ class DecisionScreen(Screen):
 
     # ---- writing the training config ---------------------------------------------------------
     def action_write_config(self) -> None:
-        root = getattr(self.app, "root", None)
+        root = self.nexara.root
         if self.decision is None or not root:
             self.notify("nothing to write yet: the decision is not loaded", severity="warning")
             return
@@ -276,17 +286,17 @@ class DecisionScreen(Screen):
                 self._write(path.strip(), force=False)
 
         self.app.push_screen(
-            PathPromptScreen(f"Write the training config on {getattr(self.app.host, 'name', 'host')} "
+            PathPromptScreen(f"Write the training config on {getattr(self.nexara.host, 'name', 'host')} "
                              "to (a TOML file; the dataset is not touched):",
                              default_config_path(root)),
             answered)
 
     def _write(self, path: str, force: bool) -> None:
         self._set_status(f"writing {escape(path)}…")
-        self._write_worker(self.app.host, self.app.root, path, force)
+        self._write_worker(self.nexara.host, self.nexara.root, path, force)
 
     @work(thread=True, exclusive=True, group="decide-write", exit_on_error=False)
-    def _write_worker(self, host: Any, root: str, path: str, force: bool) -> None:
+    def _write_worker(self, host: Host, root: str, path: str, force: bool) -> None:
         # Human mode on purpose: with --json the CLI reports a render-side error (file exists)
         # only through the exit code; here its one-line message arrives on stderr.
         argv = [*self._argv(root), "--write-config", path] + (["--force"] if force else [])

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -21,6 +21,9 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
+
+if TYPE_CHECKING:
+    from nexara_tui.app import NexaraApp
 
 
 def ssh_aliases(config_path: str | os.PathLike[str] | None = None) -> list[str]:
@@ -126,7 +129,7 @@ class HostPickerScreen(ModalScreen[tuple[Any, str, str | None] | None]):
     @work(thread=True, exclusive=True, group="picker", exit_on_error=False)
     def _connect(self, name: str) -> None:
         try:
-            host = self.app.open_host_blocking(name)
+            host = cast("NexaraApp", self.app).open_host_blocking(name)
         except Exception as exc:  # noqa: BLE001 - shown plainly; the picker stays open
             from nexara_tui.connect import describe_error
 

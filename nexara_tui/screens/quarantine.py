@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import contextlib
 import time
-from typing import Any
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any, cast
 
 from rich.markup import escape
 from textual import on, work
@@ -32,10 +33,11 @@ from textual.widgets import Footer, Static
 from textual.worker import get_current_worker
 
 from core.errors import NexaraError
-from core.hosts import temp_list_on
+from core.events import Event, EventType, LinkState, Verdict
+from core.host import Host, temp_list_on
 from core.units import human_size
 from nexara_tui.file_model import FileRow
-from nexara_tui.messages import ScanFinished
+from nexara_tui.messages import HostStateChanged, ScanFinished
 from nexara_tui.screens.file_detail import FileDetailScreen
 from nexara_tui.screens.prompts import ConfirmScreen
 from nexara_tui.widgets.file_list import DEFAULT_COLUMNS, VERDICT_STYLES, Column, FileList
@@ -44,6 +46,9 @@ from nexara_tui.widgets.header import NexaraHeader
 
 PREVIEW_FRAMES = 8
 PREVIEW_WIDTH = 40
+
+if TYPE_CHECKING:
+    from nexara_tui.app import NexaraApp
 
 
 
@@ -61,7 +66,7 @@ class QuarantineScreen(Screen):
     TITLE = "Quarantine"
 
     BINDINGS = [
-        Binding("space", "toggle", "Approve", id="quarantine.toggle",
+        Binding("space", "toggle_approval", "Approve", id="quarantine.toggle",
                 tooltip="Approve or un-approve the selected file for quarantine"),
         Binding("a", "approve_reason", "By reason", id="quarantine.approve_reason",
                 tooltip="Approve every file with the selected file's reason"),
@@ -104,6 +109,11 @@ class QuarantineScreen(Screen):
         self._broadcast_next = False  # after a move/undo, tell the other screens the new counts
 
     # ---- layout -------------------------------------------------------------------------------
+    @property
+    def nexara(self) -> NexaraApp:
+        """The app, typed (posting's pattern): its host, root, state and broadcasts."""
+        return cast("NexaraApp", self.app)
+
     def compose(self) -> ComposeResult:
         yield NexaraHeader()
         with Horizontal(id="q-main"):
@@ -119,7 +129,7 @@ class QuarantineScreen(Screen):
 
     @property
     def approvals(self) -> set[str]:
-        state = getattr(self.app, "state", None)
+        state = self.nexara.state
         if state is None:  # a bare app (tests of the widget alone)
             if not hasattr(self, "_approvals"):
                 self._approvals: set[str] = set()
@@ -140,8 +150,8 @@ class QuarantineScreen(Screen):
         self.file_list.refresh_rows()  # approvals may have changed elsewhere (scan screen)
         self._draw_counts()
 
-    def on_host_state_changed(self, message: Any) -> None:
-        if getattr(message, "state", "") == "connected":
+    def on_host_state_changed(self, message: HostStateChanged) -> None:
+        if message.state == LinkState.CONNECTED:
             self._maybe_load()
 
     def on_scan_finished(self, message: ScanFinished) -> None:
@@ -149,8 +159,8 @@ class QuarantineScreen(Screen):
             self.reload()
 
     def _maybe_load(self) -> None:
-        host = getattr(self.app, "host", None)
-        root = getattr(self.app, "root", None)
+        host = self.nexara.host
+        root = self.nexara.root
         if host is None or not root:
             return
         key = (id(host), root)
@@ -166,20 +176,22 @@ class QuarantineScreen(Screen):
     @work(thread=True, exclusive=True, group="q-results", exit_on_error=False)
     def _load_results(self) -> None:
         worker = get_current_worker()
-        host, root = self.app.host, self.app.root
+        host, root = self.nexara.host, self.nexara.root
+        if host is None or root is None:
+            self.app.call_from_thread(self._load_failed, "not connected to a host, or no dataset root")
+            return
         rows: list[FileRow] = []
         summary: dict[str, Any] | None = None
         try:
             for ev in host.stream(["results", root, "--json"]):
                 if worker.is_cancelled:
                     return
-                t = ev.get("type")
-                if t == "file":
-                    r = ev.get("result") or {}
-                    if r.get("verdict") not in (None, "ok"):
-                        rows.append(FileRow.from_result(r))
-                elif t == "summary":
-                    summary = ev.get("summary")
+                if ev["type"] == EventType.FILE:
+                    r = ev["result"]
+                    if r.get("verdict") not in (None, Verdict.OK):
+                        rows.append(FileRow.from_result(dict(r)))
+                elif ev["type"] == EventType.SUMMARY and "summary" in ev:
+                    summary = dict(ev["summary"])
         except NexaraError as exc:
             self.app.call_from_thread(self._load_failed, exc.message)
             return
@@ -215,8 +227,8 @@ class QuarantineScreen(Screen):
         if summary is not None and self._broadcast_next:
             self._broadcast_next = False
             with contextlib.suppress(Exception):  # the decision/scan screens follow the new counts
-                self.app.broadcast_scan_finished(summary, root=self.app.root,
-                                                 level=self.app.state.last_scan_level, loaded=True)
+                self.nexara.broadcast_scan_finished(summary, root=self.nexara.root,
+                                                    level=self.nexara.state.last_scan_level, loaded=True)
 
     def _apply_filter(self) -> None:
         fl = self.file_list
@@ -297,14 +309,17 @@ class QuarantineScreen(Screen):
         time.sleep(0.15)  # debounce: holding j/k over 100 files starts one decode, not 100
         if worker.is_cancelled:
             return
-        host, root = self.app.host, self.app.root
+        host, root = self.nexara.host, self.nexara.root
+        if host is None or root is None:
+            self.app.call_from_thread(self._preview_loaded, rel, None, "not connected to a host")
+            return
         result: dict[str, Any] | None = None
         err = ""
         try:
             for ev in host.stream(["preview", root, rel, "--frames", str(PREVIEW_FRAMES),
                                    "--width", str(PREVIEW_WIDTH), "--json"]):
-                if ev.get("type") == "preview":
-                    result = ev
+                if ev["type"] == EventType.PREVIEW:
+                    result = dict(ev)
                 if worker.is_cancelled:
                     return
         except NexaraError as exc:
@@ -337,7 +352,7 @@ class QuarantineScreen(Screen):
         self.file_list.refresh_rows()
         self._draw_counts()
 
-    def action_toggle(self) -> None:
+    def action_toggle_approval(self) -> None:
         row = self.file_list.selected_row
         if row is None:
             return
@@ -390,7 +405,7 @@ class QuarantineScreen(Screen):
             return
         size = human_size(sum(r.size for r in rows))
         question = (f"Move [b]{len(rows):,}[/] approved file(s), [b]{size}[/], into\n"
-                    f"{escape(str(self.app.root))}/corrupted_videos/ ?\n\n"
+                    f"{escape(str(self.nexara.root))}/corrupted_videos/ ?\n\n"
                     "Every move is journaled; u (or `nexara restore`) undoes it.")
 
         def answered(yes: bool | None) -> None:
@@ -412,7 +427,10 @@ class QuarantineScreen(Screen):
 
     @work(thread=True, exclusive=True, group="q-job", exit_on_error=False)
     def _run_job(self, what: str, paths: list[str] | None, batch: str | None) -> None:
-        host, root = self.app.host, self.app.root
+        host, root = self.nexara.host, self.nexara.root
+        if host is None or root is None:
+            self.app.call_from_thread(self._job_done, what, None, ["not connected to a host, or no dataset root"])
+            return
         result: dict[str, Any] = {}
         skipped: list[str] = []
         try:
@@ -426,20 +444,19 @@ class QuarantineScreen(Screen):
                     argv = ["restore", root, "--batch", batch or "last", "--json"]
                 last_draw = 0.0
                 for ev in self._job_events(host, argv):
-                    t = ev.get("type")
-                    if t == "progress":
+                    if ev["type"] == EventType.PROGRESS:
                         now = time.monotonic()
                         if now - last_draw > 0.25:
                             last_draw = now
                             self.app.call_from_thread(
-                                self._set_status, f"{what}… {ev.get('done', 0):,}/{ev.get('total', 0):,}")
-                    elif t == "skipped":
+                                self._set_status, f"{what}… {ev.get('done', 0):,}/{ev.get('total') or 0:,}")
+                    elif ev["type"] == EventType.SKIPPED:
                         skipped.append(str(ev.get("message", ev.get("rel", ""))))
-                    elif t == "batch":
-                        result = ev
-                    elif t == "error":
+                    elif ev["type"] == EventType.BATCH:
+                        result = dict(ev)
+                    elif ev["type"] == EventType.ERROR:
                         raise NexaraError(str(ev.get("message", "failed")))
-                    elif t == "job_end" and ev.get("rc") not in (0, None) and not result:
+                    elif ev["type"] == EventType.JOB_END and ev.get("rc") not in (0, None) and not result:
                         raise NexaraError(f"{argv[0]} job ended with status {ev.get('rc')}")
         except NexaraError as exc:
             self.app.call_from_thread(self._job_done, what, None, [exc.message])
@@ -449,13 +466,9 @@ class QuarantineScreen(Screen):
             return
         self.app.call_from_thread(self._job_done, what, result, skipped)
 
-    def _job_events(self, host: Any, argv: list[str]):
-        """Run as a detached job on the host when it can (survives a dropped link), else stream."""
-        try:
-            job_id = host.start_job(argv)
-        except (NotImplementedError, AttributeError):
-            yield from host.stream(argv)
-            return
+    def _job_events(self, host: Host, argv: list[str]) -> Iterator[Event]:
+        """Run as a detached job on the host (survives a dropped link) and follow it."""
+        job_id = host.start_job(argv)
         for _off, ev in host.attach(job_id, 0, follow=True):
             yield ev
 

@@ -9,7 +9,7 @@ Colours are named ANSI colours, readable at 256 colours over SSH.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from textual.app import ComposeResult
 from textual.containers import Horizontal
@@ -18,6 +18,10 @@ from textual_plotext import PlotextPlot
 from core.monitor.records import EpochRecord
 
 _CLASS_COLOURS = ("red", "cyan", "yellow", "magenta", "green", "blue")
+
+
+def _recall_of(cls: str) -> Callable[[EpochRecord], float | None]:
+    return lambda r: r.recall.get(cls)
 
 
 def _series(records: Sequence[EpochRecord], get) -> tuple[list[int], list[float]]:
@@ -46,13 +50,13 @@ class Curves(Horizontal):
 
     def draw(self, records: Sequence[EpochRecord], classes: Sequence[str],
              best: int | None = None) -> None:
-        specs = [
+        specs: list[tuple[str, str, list[tuple[str, str, Callable[[EpochRecord], float | None]]]]] = [
             ("#plot-loss", "loss", [("train", "blue", lambda r: r.loss),
                                     ("val", "orange", lambda r: r.val_loss)]),
             ("#plot-acc", "accuracy", [("train", "blue", lambda r: r.accuracy),
                                        ("val", "orange", lambda r: r.val_accuracy)]),
             ("#plot-recall", "val recall per class",
-             [(c, _CLASS_COLOURS[i % len(_CLASS_COLOURS)], lambda r, c=c: r.recall.get(c))
+             [(c, _CLASS_COLOURS[i % len(_CLASS_COLOURS)], _recall_of(c))
               for i, c in enumerate(classes)]),
         ]
         for sel, title, lines in specs:

@@ -98,12 +98,11 @@ class FramesRenderable:
         while step < 3 and (options.max_width + 1) // (-(-w0 // step) + 1) < want:
             step += 1
         fw, fh = -(-w0 // step), -(-h0 // step)
-        tiles = []
+        tiles: list[tuple[list[list[Segment]], str, bool]] = []
         for f in self.frames:
-            rows = None if f.get("missing") else frame_rows(f, step)
-            bad = rows is None
-            if bad:
-                rows = gap_rows(fw, fh)
+            decoded = None if f.get("missing") else frame_rows(f, step)
+            bad = decoded is None
+            rows = gap_rows(fw, fh) if decoded is None else decoded
             t = f.get("t")
             label = (f"t={float(t):.1f}s" if isinstance(t, (int, float)) else "") + (" ✗" if bad else "")
             tiles.append((rows, label, bad))

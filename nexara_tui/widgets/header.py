@@ -19,7 +19,6 @@ _LINK_STYLE = {
     "connecting": ("◌", "yellow"),
     "reconnecting": ("◌", "yellow"),
     "disconnected": ("○", "red"),
-    "down": ("○", "red"),
     "error": ("✗", "red"),
 }
 

@@ -7,6 +7,7 @@ cells whose text changed, so a live scan repaints a few cells per batch.
 
 from __future__ import annotations
 
+from rich.console import JustifyMethod
 from rich.text import Text
 from textual.widgets import DataTable
 
@@ -77,7 +78,7 @@ class SummaryTable(DataTable):
         style = _STYLES.get(col, "")
         if key == "__overall__":
             style = f"bold {style}".strip()
-        justify = "left" if col in ("split", "class") else "right"
+        justify: JustifyMethod = "left" if col in ("split", "class") else "right"
         if text.startswith("0") and col in _STYLES:
             style = "dim"
         return Text(text, style=style, justify=justify)

@@ -40,12 +40,12 @@ def any_host(request):
     """
     import os
 
-    from core.hosts import LocalHost
+    from core.host.local import LocalHost
 
     if request.param == "local":
         yield LocalHost()
         return
-    from core.ssh import SSHHost
+    from core.host.ssh import SSHHost
     from tests.sshd import ALIAS
     from tests.test_ssh import NEXARA
 

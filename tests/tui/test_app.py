@@ -7,7 +7,7 @@ import subprocess
 import sys
 import threading
 
-from core.hosts import LocalHost
+from core.host.local import LocalHost
 from nexara_tui.app import SCREENS, NexaraApp
 from nexara_tui.screens.host_picker import HostPickerScreen, ssh_aliases
 from nexara_tui.screens.scan import ScanScreen

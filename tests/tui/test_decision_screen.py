@@ -11,7 +11,7 @@ import asyncio
 import shutil
 from pathlib import Path
 
-from core.hosts import LocalHost
+from core.host.local import LocalHost
 from core.training.config import load_config
 from nexara_tui.app import NexaraApp
 from nexara_tui.screens.decision import DecisionScreen, PathPromptScreen

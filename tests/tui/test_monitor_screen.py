@@ -9,7 +9,8 @@ from pathlib import Path
 
 from textual.app import App
 
-from core.hosts import Host, LocalHost
+from core.host import Host
+from core.host.local import LocalHost
 from nexara_tui.screens.monitor import MonitorScreen
 from nexara_tui.state import AppState
 from nexara_tui.widgets.epoch_table import EpochTable

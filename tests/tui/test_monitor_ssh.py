@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from core.ssh import SSHHost
+from core.host.ssh import SSHHost
 from nexara_tui.screens.monitor import MonitorScreen
 from tests.sshd import ALIAS
 from tests.test_ssh import NEXARA
