@@ -437,7 +437,7 @@ def test_a_cut_while_starting_remote_work_reattaches_to_the_one_job(host, sshd, 
     assert events[0]["type"] == "job" and events[0]["id"] == job_dirs[0].name
     assert [e["type"] for e in events].count("job") == 1
     paths = [_path(e) for e in events if e["type"] == "file"]
-    assert len(paths) == len(set(paths)) == 30
+    assert len(paths) == len(set(paths)) == len(demo_dataset.ground_truth.files)
     assert events[-1]["type"] == "summary" and not any(e["type"] == "error" for e in events)
 
 
