@@ -36,6 +36,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--workers", type=int, metavar="N", help="worker processes (default: CPU cores)")
     p.add_argument("--timeout", type=float, metavar="S",
                    help="hard limit per file in seconds, plus 15 s per 100 MB (default 60)")
+    p.add_argument("--cluster", metavar="ADDRESS",
+                   help="check the files on a Dask cluster: tcp://HOST:8786 (a running `dask "
+                        "scheduler`; workers must see ROOT at the same path) or local:N (N worker "
+                        "processes here); needs nexara[cluster]")
     p.add_argument("--report", metavar="FILE.json", help="write a JSON report of every file")
     p.add_argument("--csv", metavar="FILE", help="write one CSV row per file")
     # A different checker, as 'module:function' (tests, experiments); hidden from --help.
@@ -51,9 +55,13 @@ def events(args: argparse.Namespace) -> Iterator[dict[str, Any]]:
         raise NexaraError(f"--workers {args.workers}: must be at least 1")
     if args.timeout is not None and args.timeout <= 0:
         raise NexaraError(f"--timeout {args.timeout}: must be positive")
+    cluster = getattr(args, "cluster", None)
+    if cluster is not None and args.workers is not None:
+        raise NexaraError("--workers sets the local pool; with --cluster the workers are Dask's "
+                          "(local:N, or `dask worker --nthreads N` on each box)")
     yield from scan(
         Path(args.root), level=args.level, workers=args.workers, timeout=args.timeout,
-        checker=getattr(args, "checker", None),
+        checker=getattr(args, "checker", None), cluster=cluster,
     )
 
 
@@ -137,11 +145,18 @@ def _render_human(events: Iterable[dict[str, Any]], outputs: Outputs) -> int:
     )
     task = None
     live = False
+    cluster: dict[str, Any] | None = None  # the last `cluster` event, when scanning on Dask
     try:
         for ev in events:
             written = _feed(outputs, ev)
             t = ev.get("type")
-            if t == "start":
+            if t == "cluster":
+                from core.cluster import describe
+
+                if cluster is None:
+                    err.print(f"on {escape(describe(ev))}", highlight=False)  # type: ignore[arg-type]
+                cluster = ev
+            elif t == "start":
                 _print_start(err, ev, escape)
                 # Started only now, so an error before the scan starts prints one clean line.
                 if ev.get("to_check"):
@@ -166,6 +181,10 @@ def _render_human(events: Iterable[dict[str, Any]], outputs: Outputs) -> int:
                     f"{ev.get('skipped', 0)} skipped, in {human_duration(ev.get('seconds', 0))}",
                     highlight=False,
                 )
+                if cluster is not None:
+                    from core.cluster import describe
+
+                    out.print(f"checked on {escape(describe(cluster))}", highlight=False)  # type: ignore[arg-type]
                 for path in written:
                     out.print(f"wrote {escape(str(path))}", highlight=False)
     finally:
