@@ -18,7 +18,7 @@ DEMO_TIMES = $(DEMO_WORK)/demo_times.txt
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[train,dev]'
+	$(PY) -m pip install -q -e '.[train,cluster,dev]'
 	touch $(STAMP)
 
 setup: $(STAMP)
@@ -88,6 +88,7 @@ lint: setup
 
 bench: setup
 	$(PY) benchmarks/scan_throughput.py
+	$(PY) benchmarks/cluster_overhead.py
 
 clean:
 	rm -rf $(VENV) demo_data .pytest_cache
