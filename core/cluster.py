@@ -337,19 +337,23 @@ def _not_installed(where: str, exc: ImportError) -> NexaraError:
 
 
 def describe(info: ClusterInfo) -> str:
-    """One line for a terminal: where the pass runs, how fast each worker goes, the dashboard."""
+    """One line for a terminal: where the pass runs, the dashboard, how fast each worker goes.
+
+    Most important first, since a status line cuts the end off: the per-worker
+    rates of a big cluster are what may go.
+    """
     n = len(info["workers"])
     rates = sum(w["rate"] for w in info["workers"])
     parts = [f"Dask {'LocalCluster ' if info['local'] else ''}{info['address']}",
              f"{n} worker{'s' if n != 1 else ''} ({info['threads']} threads)"]
-    if rates:
-        per = ", ".join(f"{_short(w['address'])} {w['rate']:.1f}/s" for w in info["workers"][:3])
-        more = f" +{n - 3}" if n > 3 else ""
-        parts.append(f"{rates:.1f} files/s ({per}{more})")
-    if info.get("lost"):
-        parts.append(f"{info['lost']} lost (rescheduled)")
     if info.get("dashboard"):
         parts.append(f"dashboard {info['dashboard']}")
+    if info.get("lost"):
+        parts.append(f"{info['lost']} lost (files rescheduled)")
+    if rates:
+        per = ", ".join(f"{_short(w['address'])} {w['rate']:.1f}/s" for w in info["workers"][:4])
+        more = f", +{n - 4} more" if n > 4 else ""
+        parts.append(f"{rates:.1f} files/s: {per}{more}")
     return " · ".join(parts)
 
 

@@ -58,12 +58,12 @@ class NexaraApp(App):
 
     def __init__(self, root: str | None = None, host: Any = None, host_name: str | None = None,
                  scan_on_start: bool = False, level: str = "standard",
-                 host_opener: Callable[..., Any] | None = None) -> None:
+                 host_opener: Callable[..., Any] | None = None, cluster: str | None = None) -> None:
         """`host` is an open core.hosts.Host; otherwise `host_name` is opened in a worker on mount."""
         # Older terminals and SSH sessions: never rely on truecolor.
         super().__init__()
         name = host_name or (getattr(host, "name", None) if host is not None else None) or "local"
-        self.state = AppState(host_name=name, root=root, level=level,
+        self.state = AppState(host_name=name, root=root, level=level, cluster=cluster,
                               link_state="connected" if host is not None else "connecting")
         self.host = host
         self.scan_on_start = scan_on_start

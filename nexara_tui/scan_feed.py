@@ -36,6 +36,7 @@ class ScanFeed:
     error: str | None = None
     job_status: str | None = None
     started: bool = False
+    cluster: dict[str, Any] | None = None  # the last `cluster` event (core.cluster.ClusterInfo)
 
     def reset(self) -> None:
         self.__init__()  # type: ignore[misc]
@@ -78,6 +79,8 @@ class ScanFeed:
                 self.summary = Summary.from_dict(ev.get("summary") or {})
                 self.level = ev.get("level", self.level)
                 self.eta_s = 0.0
+            elif t == "cluster":
+                self.cluster = ev
             elif t == "error":
                 self.error = str(ev.get("message", "error"))
             elif t == "job_end":

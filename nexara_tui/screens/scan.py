@@ -79,6 +79,7 @@ class ScanScreen(Screen):
     def compose(self) -> ComposeResult:
         yield NexaraHeader()
         yield Static(id="scan-status")
+        yield Static(id="scan-cluster")  # only while the scan shown ran on a Dask cluster
         yield SummaryTable(id="summary")
         with Horizontal(id="progress-row"):
             yield ProgressBar(total=None, show_eta=False, id="progress")
@@ -145,6 +146,8 @@ class ScanScreen(Screen):
             self.notify("A scan is already running (x cancels it).", severity="warning")
             return
         argv = ["scan", self.app.state.root, "--level", self.app.state.level, "--json"]
+        if self.app.state.cluster:
+            argv += ["--cluster", self.app.state.cluster]
         self._reset(f"starting a {self.app.state.level} scan…")
         self._mode = "scan"
         self._set_running(True)
@@ -424,6 +427,17 @@ class ScanScreen(Screen):
         self.query_one("#progress-label", Static).update(label)
         self._update_status()
         self._update_notes()
+        self._update_cluster()
+
+    def _update_cluster(self) -> None:
+        from rich.markup import escape
+
+        from core.cluster import describe
+
+        line = self.query_one("#scan-cluster", Static)
+        line.display = self.feed.cluster is not None
+        if self.feed.cluster is not None:
+            line.update(escape(describe(self.feed.cluster)))  # type: ignore[arg-type]
 
 
 def _wait_while_full(q: collections.deque, worker: Worker) -> None:
