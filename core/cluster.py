@@ -51,7 +51,13 @@ from core import ENGINE_VERSION
 from core.dataset import VideoFile
 from core.errors import NexaraError
 from core.records import FileResult
-from core.workers import CheckerSpec, TimeoutPolicy, failure_result, resolve_checker
+from core.workers import (
+    CheckerSpec,
+    TimeoutPolicy,
+    _main_module_hidden,
+    failure_result,
+    resolve_checker,
+)
 
 LOCAL_PREFIX = "local:"
 WORKERS_TIMEOUT_S = 60.0  # for the first worker to join; a scheduler with none is a setup error
@@ -168,10 +174,13 @@ class ClusterRunner:
             self._quieted.append((lg, lg.level))
             lg.setLevel(logging.ERROR)
         if self.target.local_workers is not None:
-            self._cluster = distributed.LocalCluster(
-                n_workers=self.target.local_workers, threads_per_worker=1, processes=True,
-                host="127.0.0.1", dashboard_address="127.0.0.1:0", silence_logs=logging.ERROR,
-            )
+            # Worker processes are spawned: like our own pool's, they must not re-run
+            # the caller's script (one without a __main__ guard would recurse).
+            with _main_module_hidden(self.func):
+                self._cluster = distributed.LocalCluster(
+                    n_workers=self.target.local_workers, threads_per_worker=1, processes=True,
+                    host="127.0.0.1", dashboard_address="127.0.0.1:0", silence_logs=logging.ERROR,
+                )
             address = self._cluster.scheduler_address
         else:
             address = str(self.target.address)
@@ -224,7 +233,9 @@ class ClusterRunner:
         self._check_workers(root)
         pending = deque(videos)
         futures: dict[Any, tuple[list[VideoFile], float]] = {}
-        ac = as_completed(loop=self.client.loop)
+        # with_results: each batch's results are fetched from its worker by the
+        # client's event loop as it finishes, overlapping with our storing the last one.
+        ac = as_completed(loop=self.client.loop, with_results=True, raise_errors=False)
         run_id = secrets.token_hex(3)
         seq = itertools.count()
         self._t0 = time.monotonic()
@@ -243,10 +254,10 @@ class ClusterRunner:
 
         try:
             fill()
-            for fut in ac:
+            for fut, value in ac:
                 batch, submitted = futures.pop(fut)
                 try:
-                    out = fut.result()
+                    out = _unwrap(fut, value)
                 except (RootNotVisible, EngineMismatch) as exc:
                     raise NexaraError(str(exc)) from exc
                 except ImportError as exc:
@@ -327,6 +338,17 @@ class ClusterRunner:
         for lg, level in self._quieted:
             lg.setLevel(level)
         self._quieted.clear()
+
+
+def _unwrap(fut: Any, value: Any) -> Any:
+    """A finished future's value from `as_completed(with_results=True, raise_errors=False)`,
+    or its exception raised: an errored task gives (type, exception, traceback), a cancelled
+    one the CancelledError."""
+    if fut.status == "error":
+        raise value[1]
+    if isinstance(value, BaseException):
+        raise value
+    return value
 
 
 def _not_installed(where: str, exc: ImportError) -> NexaraError:
