@@ -39,6 +39,8 @@ import itertools
 import logging
 import math
 import secrets
+import signal
+import threading
 import time
 from collections import deque
 from collections.abc import Iterator, Sequence
@@ -175,8 +177,10 @@ class ClusterRunner:
             lg.setLevel(logging.ERROR)
         if self.target.local_workers is not None:
             # Worker processes are spawned: like our own pool's, they must not re-run
-            # the caller's script (one without a __main__ guard would recurse).
-            with _main_module_hidden(self.func):
+            # the caller's script (one without a __main__ guard would recurse), and
+            # Ctrl-C (SIGINT to the terminal's whole process group) is for this
+            # process to handle, not for each worker to die of with a traceback.
+            with _main_module_hidden(self.func), _sigint_ignored_by_children():
                 self._cluster = distributed.LocalCluster(
                     n_workers=self.target.local_workers, threads_per_worker=1, processes=True,
                     host="127.0.0.1", dashboard_address="127.0.0.1:0", silence_logs=logging.ERROR,
@@ -260,6 +264,8 @@ class ClusterRunner:
                     out = _unwrap(fut, value)
                 except (RootNotVisible, EngineMismatch) as exc:
                     raise NexaraError(str(exc)) from exc
+                except NexaraError as exc:  # e.g. the checker cannot be imported or started there
+                    raise NexaraError(f"on the Dask cluster {self.address}: {exc.message}") from exc
                 except ImportError as exc:
                     raise _not_installed(self.address, exc) from exc
                 except CancelledError as exc:
@@ -338,6 +344,25 @@ class ClusterRunner:
         for lg, level in self._quieted:
             lg.setLevel(level)
         self._quieted.clear()
+
+
+@contextlib.contextmanager
+def _sigint_ignored_by_children() -> Iterator[None]:
+    """Processes started meanwhile inherit SIGINT ignored (a disposition exec keeps).
+
+    Python leaves an inherited SIG_IGN alone, so the LocalCluster's workers
+    never see KeyboardInterrupt; they stop when this process closes the
+    cluster (or dies: they watch their parent). For the second or two this
+    takes, a Ctrl-C here is ignored too.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _unwrap(fut: Any, value: Any) -> Any:
