@@ -144,6 +144,11 @@ def test_hang_and_crash_cost_one_file_on_the_worker(healthy: DaskCluster, demo_d
     assert evs["cluster"][0]["dashboard"] == healthy.dashboard
 
 
+def _executing(dask_worker) -> tuple[int, int]:
+    """Run on a worker (Client.run): its pid, and how many tasks it is executing right now."""
+    return os.getpid(), len(dask_worker.state.executing)
+
+
 def test_worker_killed_mid_scan_every_file_stored_once(healthy: DaskCluster, demo_dataset,
                                                        tmp_path) -> None:
     root = tmp_path / "ds"
@@ -155,13 +160,15 @@ def test_worker_killed_mid_scan_every_file_stored_once(healthy: DaskCluster, dem
         for ev in gen:
             seen.append(ev)
             if victim is None and sum(e["type"] == "file" for e in seen) >= 2:
-                busy = [a for a, keys in healthy.client.processing().items() if keys]
+                running = healthy.client.run(_executing)  # {worker: (pid, batches running now)}
+                busy = [a for a, (_, n) in running.items() if n]
                 if busy:
                     victim = busy[0]
-                    os.kill(healthy.worker_pids()[victim], signal.SIGKILL)  # mid-batch, no cleanup
+                    os.kill(running[victim][0], signal.SIGKILL)  # mid-batch, no cleanup
     finally:
         gen.close()
     assert victim is not None, "no worker was busy to kill"
+    # Its running batch died with it; the scheduler ran it again elsewhere.
     evs = _events(iter(seen))
     files = _verdicts(evs)  # also: no file reported twice
     assert sorted(files) == rels
