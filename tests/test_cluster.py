@@ -237,6 +237,7 @@ def test_worker_that_cannot_see_root_is_one_line(healthy: DaskCluster, demo_data
     finally:
         healthy.stop_worker(blind)
     assert human.returncode == machine.returncode == 2, human.stderr
+    assert f"on Dask {healthy.address} · 3 workers (3 threads)" in human.stderr
     assert "Traceback" not in human.stderr + machine.stderr
     errors = [line for line in human.stderr.splitlines() if line.startswith("nexara:")]
     assert errors == [human.stderr.strip().splitlines()[-1]], human.stderr  # one line, the last
@@ -280,3 +281,28 @@ def test_no_scheduler_at_the_address_is_one_line(tmp_path) -> None:
     assert "Traceback" not in p.stderr
     last = p.stderr.strip().splitlines()[-1]
     assert last.startswith(f"nexara: --cluster {address}: no Dask scheduler answers there"), p.stderr
+
+
+def test_map_files_is_the_same_seam_for_any_per_file_pass(healthy: DaskCluster, tmp_path) -> None:
+    """What repair and fingerprints will use: any top-level per-file function, local or on the
+    cluster, one result per file, a raising call a `crash` verdict rather than a lost file."""
+    from core.dataset import discover
+    from core.executor import map_files
+
+    root = tmp_path / "ds"
+    (root / "train" / "violent").mkdir(parents=True)
+    for i in range(9):
+        (root / "train" / "violent" / f"c{i}.mp4").write_bytes(b"x" * (i + 1))
+    (root / "train" / "violent" / "raise_0.mp4").write_bytes(b"x")
+    videos = discover(root).videos
+    func = "tests.helpers_checkers:misbehaving_checker"
+
+    def run(**where) -> dict[str, tuple]:
+        out = [r for r in map_files(func, root, videos, "quick", **where)]
+        assert len(out) == len(videos)
+        return {r.path: (r.verdict.value, tuple(r.reasons), r.size, r.level) for r in out}
+
+    local = run(workers=2)
+    assert run(cluster=healthy.address) == local
+    assert local["train/violent/raise_0.mp4"][:2] == ("corrupt", ("crash",))
+    assert local["train/violent/c8.mp4"] == ("ok", (), 9, "quick")
