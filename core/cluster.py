@@ -161,6 +161,7 @@ class ClusterRunner:
     # -- connecting -----------------------------------------------------------------------
     def _connect(self) -> None:
         try:
+            import dask
             import distributed
         except ImportError as exc:
             raise NexaraError(
@@ -180,7 +181,11 @@ class ClusterRunner:
             # the caller's script (one without a __main__ guard would recurse), and
             # Ctrl-C (SIGINT to the terminal's whole process group) is for this
             # process to handle, not for each worker to die of with a traceback.
-            with _main_module_hidden(self.func), _sigint_ignored_by_children():
+            # Dask's statistical profiler samples every worker thread 100 times a
+            # second; ours only wait on a pipe, so it would profile nothing and cost
+            # the checkers CPU on a small box.
+            with _main_module_hidden(self.func), _sigint_ignored_by_children(), \
+                    dask.config.set({"distributed.worker.profile.enabled": False}):
                 self._cluster = distributed.LocalCluster(
                     n_workers=self.target.local_workers, threads_per_worker=1, processes=True,
                     host="127.0.0.1", dashboard_address="127.0.0.1:0", silence_logs=logging.ERROR,
