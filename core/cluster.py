@@ -290,6 +290,7 @@ class ClusterRunner:
                 fut.release()
                 fill()
                 yield from results
+            self._refresh_workers(force=True)  # the last `cluster` event: who is still there
         finally:
             if futures:
                 with contextlib.suppress(Exception):

@@ -137,8 +137,9 @@ def test_hang_and_crash_cost_one_file_on_the_worker(healthy: DaskCluster, demo_d
     assert files["val/violent/segv_0.mp4"]["reasons"] == ["crash"]
     assert "SIGSEGV" in files["val/violent/segv_0.mp4"]["messages"][0]
     assert files == _verdicts(local)
-    # The hang was killed at its limit on the worker, and neither file cost a Dask worker.
-    assert elapsed < 30
+    # The hang was killed at its limit on the worker (a scan that waited on it would never end),
+    # and neither file cost a Dask worker.
+    assert elapsed < 60
     assert healthy.worker_pids() == pids
     assert evs["cluster"][0]["local"] is False and evs["cluster"][0]["address"] == healthy.address
     assert evs["cluster"][0]["dashboard"] == healthy.dashboard
