@@ -15,8 +15,10 @@ one Dask task per file, and the batches `core.cluster` sends.
 Rounds alternate the order (A B, B A) and each contender keeps its best round,
 so load from elsewhere on a shared machine costs both sides alike; the other
 jobs' load during each run is printed. Ends with one line:
-`cluster_vs_local=… cluster_vs_local_connected=… cluster_vs_local_steady=… overhead_ms_per_file=…
-task_per_file_ms=…`.
+`cluster_vs_local=… cluster_vs_local_connected=… cluster_vs_local_steady=… cluster_vs_local_cpu=…
+overhead_ms_per_file=… task_per_file_ms=…`. On a shared machine the wall times swing with other
+jobs' load; the CPU seconds of our own processes (client, scheduler, workers, checkers) over the
+same part of the scan hardly do, so `cluster_vs_local_cpu` is the steadier figure.
 
     python benchmarks/cluster_overhead.py --clips 600
 """
@@ -60,16 +62,23 @@ def timed_scan(root: Path, state: Path, **kw: Any) -> dict[str, Any]:
     ready = first = last = None
     verdicts: dict[str, str] = {}
     cluster = None
+    to_check = -1
+    cpu0 = cpu1 = 0.0
     for ev in scan(root, **kw):
         if ev["type"] == "cluster":
             ready = ready or time.perf_counter()
             cluster = ev
         elif ev["type"] == "file":
             last = time.perf_counter()
-            first = first or last
+            if first is None:
+                first, cpu0 = last, _tree_cpu()
             verdicts[ev["result"]["path"]] = ev["result"]["verdict"]
-        elif ev["type"] == "start" and "cluster" not in kw:
-            ready = time.perf_counter()  # the local pool starts on the first file: nothing to wait for
+            if len(verdicts) == to_check:  # the last one: the pool or cluster is still up
+                cpu1 = _tree_cpu()
+        elif ev["type"] == "start":
+            to_check = ev["to_check"]
+            if "cluster" not in kw:
+                ready = time.perf_counter()  # the local pool starts on the first file
     t_end = time.perf_counter()
     wall = t_end - t0
     b1 = _machine_busy()
@@ -77,7 +86,23 @@ def timed_scan(root: Path, state: Path, **kw: Any) -> dict[str, Any]:
     busy = (b1 - b0) / wall if b0 is not None and b1 is not None else None
     last = last or t_end
     return {"wall": wall, "connected": last - (ready or t0), "steady": last - (first or t0),
-            "verdicts": verdicts, "cluster": cluster, "busy": busy}
+            "cpu": cpu1 - cpu0, "verdicts": verdicts, "cluster": cluster, "busy": busy}
+
+
+def _tree_cpu() -> float:
+    """CPU seconds used so far by this process and every live descendant: the client, the
+    scheduler, Dask's workers, the fork servers and the checkers alike."""
+    import psutil
+
+    me = psutil.Process()
+    total = 0.0
+    for p in [me, *me.children(recursive=True)]:
+        try:
+            t = p.cpu_times()
+            total += t.user + t.system
+        except psutil.Error:
+            pass
+    return total
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -128,24 +153,26 @@ def main(argv: list[str] | None = None) -> int:
                 extra = ""
                 if r["cluster"]:
                     extra = f", {r['cluster']['batch']} files/task at the end"
-                print(f"round {rnd + 1}: {name:<42} {r['wall']:7.2f} s (connected {r['connected']:6.2f} s)"
-                      f"{busy}{extra}", file=sys.stderr)
+                print(f"round {rnd + 1}: {name:<42} {r['wall']:7.2f} s (connected {r['connected']:6.2f} s, "
+                      f"steady CPU {r['cpu']:6.2f} s){busy}{extra}", file=sys.stderr)
                 if name not in best:
                     best[name] = r
-                for metric in ("wall", "connected", "steady"):  # load only ever adds time
+                for metric in ("wall", "connected", "steady", "cpu"):  # load only ever adds time
                     best[name][metric] = min(best[name][metric], r[metric])
         # The same verdicts, whichever way the files were checked.
         if best["LocalCluster"]["verdicts"] != best["local pool"]["verdicts"]:
             print("VERDICTS DIFFER between the local pool and the cluster", file=sys.stderr)
             return 1
 
-        print(f"\n{'contender':<44} {'wall s':>8} {'connected s':>12} {'steady s':>9} {'ms/file':>8}")
+        print(f"\n{'contender':<44} {'wall s':>8} {'connected s':>12} {'steady s':>9} {'ms/file':>8} "
+              f"{'CPU s':>7}")
         for name, r in best.items():
             print(f"{name:<44} {r['wall']:>8.2f} {r['connected']:>12.2f} {r['steady']:>9.2f} "
-                  f"{1000 * r['steady'] / n:>8.2f}")
+                  f"{1000 * r['steady'] / n:>8.2f} {r['cpu']:>7.2f}")
         ratio = best["LocalCluster"]["wall"] / best["local pool"]["wall"]
         ratio_conn = best["LocalCluster"]["connected"] / best["local pool"]["connected"]
         ratio_steady = best["LocalCluster"]["steady"] / best["local pool"]["steady"]
+        ratio_cpu = best["LocalCluster"]["cpu"] / best["local pool"]["cpu"]
         # Per-file overhead: steady-state wall time per file with nothing to check, over the local pool's.
         base = best["local pool, null checker"]["steady"]
         over = (best["LocalCluster, null checker, batches"]["steady"] - base) / n
@@ -153,9 +180,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\n(best of {args.rounds} rounds; wall: the whole scan, starting and closing the LocalCluster "
               "included; connected: from the first `cluster` event (the local pool: the scan's start) to the "
               "last result; steady: from the first result to the last, no start-up at all; ms/file: "
-              "steady / files)")
+              "steady / files; CPU s: CPU seconds of all our processes over the steady part, which load "
+              "elsewhere hardly changes)")
         print(f"cluster_vs_local={ratio:.3f} cluster_vs_local_connected={ratio_conn:.3f} "
-              f"cluster_vs_local_steady={ratio_steady:.3f} "
+              f"cluster_vs_local_steady={ratio_steady:.3f} cluster_vs_local_cpu={ratio_cpu:.3f} "
               f"overhead_ms_per_file={1000 * over:.3f} task_per_file_ms={1000 * per_task:.3f} "
               f"(target: cluster_vs_local <= 1.15)")
         return 0
