@@ -43,7 +43,7 @@ import signal
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import CancelledError
 from dataclasses import dataclass
 from pathlib import Path
@@ -389,8 +389,10 @@ def _not_installed(where: str, exc: ImportError) -> NexaraError:
     )
 
 
-def describe(info: ClusterInfo) -> str:
+def describe(info: Mapping[str, Any]) -> str:
     """One line for a terminal: where the pass runs, the dashboard, how fast each worker goes.
+
+    Takes a `ClusterInfo` or the `cluster` event carrying it.
 
     Most important first, since a status line cuts the end off: the per-worker
     rates of a big cluster are what may go.

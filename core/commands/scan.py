@@ -154,7 +154,7 @@ def _render_human(events: Iterable[dict[str, Any]], outputs: Outputs) -> int:
                 from core.cluster import describe
 
                 if cluster is None:
-                    err.print(f"on {escape(describe(ev))}", highlight=False)  # type: ignore[arg-type]
+                    err.print(f"on {escape(describe(ev))}", highlight=False)
                 cluster = ev
             elif t == "start":
                 _print_start(err, ev, escape)
@@ -184,7 +184,7 @@ def _render_human(events: Iterable[dict[str, Any]], outputs: Outputs) -> int:
                 if cluster is not None:
                     from core.cluster import describe
 
-                    out.print(f"checked on {escape(describe(cluster))}", highlight=False)  # type: ignore[arg-type]
+                    out.print(f"checked on {escape(describe(cluster))}", highlight=False)
                 for path in written:
                     out.print(f"wrote {escape(str(path))}", highlight=False)
     finally:

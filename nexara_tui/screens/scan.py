@@ -437,7 +437,7 @@ class ScanScreen(Screen):
         line = self.query_one("#scan-cluster", Static)
         line.display = self.feed.cluster is not None
         if self.feed.cluster is not None:
-            line.update(escape(describe(self.feed.cluster)))  # type: ignore[arg-type]
+            line.update(escape(describe(self.feed.cluster)))
 
 
 def _wait_while_full(q: collections.deque, worker: Worker) -> None:
