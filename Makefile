@@ -20,7 +20,7 @@ NO_JOURNAL = [ ! -f $(DEMO_DIR)/corrupted_videos/journal.jsonl ]
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[train,redownload,dev]'
+	$(PY) -m pip install -q -e '.[train,redownload,cluster,dev]'
 	touch $(STAMP)
 
 setup: $(STAMP)
@@ -99,6 +99,7 @@ lint: setup
 
 bench: setup
 	$(PY) benchmarks/scan_throughput.py
+	$(PY) benchmarks/cluster_overhead.py
 
 clean:
 	rm -rf $(VENV) demo_data .pytest_cache

@@ -84,6 +84,13 @@ class EventType(StrEnum):
     PROBE = "probe"
     REMOTE_CHECK = "remote_check"
     REMOTE_INSTALL = "remote_install"
+    # a pass on a Dask cluster (core.cluster)
+    CLUSTER = "cluster"
+    # plan A (core.redownload)
+    REDOWNLOAD_PLAN = "redownload_plan"
+    REDOWNLOAD_START = "redownload_start"
+    DOWNLOAD = "download"
+    REDOWNLOAD_END = "redownload_end"
 
 
 class JobStatus(StrEnum):
@@ -507,12 +514,81 @@ class RemoteInstallEvent(_Base):
     version: str
 
 
+# The payload of a `cluster` event: where a pass runs when it runs on Dask. Emitted once
+# when the client is connected, then about once a second with the per-worker counts;
+# readers keep the last one.
+class ClusterWorker(TypedDict):
+    address: str  # the Dask worker, tcp://host:port
+    name: str
+    threads: int  # concurrent checks on this worker
+    files: int  # files it finished for this pass
+    rate: float  # files/s over this pass
+
+
+class ClusterInfo(TypedDict):
+    address: str  # the scheduler
+    dashboard: str | None  # Dask's dashboard, when the scheduler serves one
+    local: bool  # a LocalCluster started by this scan
+    workers: list[ClusterWorker]
+    threads: int  # all workers together
+    batch: int  # files per task now
+    lost: int  # workers that left during the pass (their files were rescheduled)
+
+
+class ClusterEvent(_Base, ClusterInfo):
+    type: Literal[EventType.CLUSTER]
+
+
+class RedownloadPlanEvent(_Base):
+    """The lost clips' sources (`nexara redownload`): one target per distinct source."""
+
+    type: Literal[EventType.REDOWNLOAD_PLAN]
+    root: str
+    verdicts: list[str]
+    targets: list[dict[str, Any]]  # {url, split, class, rels}
+    unknown: list[dict[str, Any]]  # {path, split, class}: lost, no source known
+    groups: list[dict[str, Any]]  # per split/class: lost, with_source, urls
+    shared: list[str]  # URLs lost from more than one split/class
+    coverage: list[dict[str, Any]]  # per class: the decision matrix's need and the URLs
+
+
+class RedownloadStartEvent(_Base):
+    type: Literal[EventType.REDOWNLOAD_START]
+    into: str
+    total: int
+    archive: str
+    unknown: int
+
+
+class DownloadEvent(_Base):
+    type: Literal[EventType.DOWNLOAD]
+    url: str
+    split: str
+    cls: str
+    status: str  # "ok" | "already" | "error"
+    file: str | None
+    error: str | None
+    done: int
+    total: int
+    rels: list[str]
+
+
+class RedownloadEndEvent(_Base):
+    type: Literal[EventType.REDOWNLOAD_END]
+    downloaded: int
+    already: int
+    failed: int
+    into: str
+    seconds: float
+
+
 Event = (StartEvent | FileEvent | ProgressEvent | SummaryEvent | ResultsEvent | LogEvent |
     ErrorEvent | JobEvent | JobEndEvent | JobStartedEvent | DecisionEvent | PlanEvent |
     PlannedEvent | MovedEvent | SkippedEvent | BatchEvent | RecoveredEvent | QuarantineEvent |
     JournalBatchEvent | PreviewEvent | DemoEvent | DemoVerifyEvent | TrainStartEvent |
     EpochEvent | TrainEndEvent | FeaturesEvent | EvaluationEvent | GpuEvent | ProbeEvent |
-    RemoteCheckEvent | RemoteInstallEvent)
+    RemoteCheckEvent | RemoteInstallEvent | ClusterEvent | RedownloadPlanEvent |
+    RedownloadStartEvent | DownloadEvent | RedownloadEndEvent)
 """Any event. Narrow it with `ev["type"] == EventType.X` (or `match ev["type"]`)."""
 
 _KNOWN = {m.value: m for m in EventType}

@@ -9,6 +9,10 @@ detached jobs and the TUI all watch the same stream:
 - `progress` done, total, rate (files/s over the newly checked files), eta_s,
              summary — at most every PROGRESS_EVERY_S seconds
 - `summary`  summary, seconds, checked, cached, skipped
+- `cluster`  only with `--cluster`: where the files are checked (`core.cluster.ClusterInfo`:
+             address, dashboard, workers with their files and files/s) — once connected,
+             then with the progress at most every CLUSTER_EVERY_S seconds, and last
+             before the summary
 
 Why this shape: a rescan of 22,000 unchanged clips must cost a directory walk
 and one indexed read, so verdicts are cached by (path, size, mtime, level,
@@ -20,6 +24,11 @@ workers are killed, what was checked is committed, and the process exits with
 status 128 + the signal; the next scan resumes from there. Verdicts that say
 the check itself failed (`timeout`, `crash`) are stored but re-checked by the
 next scan (`core.store.RETRIED_REASONS`).
+
+Where the files are checked is `core.executor`'s business: the local worker
+pool by default, a Dask cluster with `cluster=` (`--cluster`), with the same
+isolation, timeouts and one-result-per-file; this module only stores and
+reports what comes back.
 """
 
 from __future__ import annotations
@@ -37,13 +46,15 @@ from core import ENGINE_VERSION
 from core.dataset import DatasetError, discover
 from core.errors import NexaraError
 from core.events import event
+from core.executor import Runner, open_runner
 from core.provenance import SourcesTable, discover_sources, read_manifest
 from core.records import LEVELS, FileResult
 from core.store import ScanStore
 from core.summary import Summary
-from core.workers import DEFAULT_CHECKER, CheckerSpec, TimeoutPolicy, WorkerPool, run_on_executor
+from core.workers import DEFAULT_CHECKER, CheckerSpec, TimeoutPolicy
 
 PROGRESS_EVERY_S = 0.25
+CLUSTER_EVERY_S = 1.0
 COMMIT_EVERY_FILES = 50
 COMMIT_EVERY_S = 1.0
 # Signals that ask a scan to stop (not SIGINT: Python already raises
@@ -110,11 +121,14 @@ def scan(
     executor: Executor | None = None,
     follow_symlinks: bool = False,
     sources: Path | str | None = None,
+    cluster: str | None = None,
 ) -> Iterator[dict[str, Any]]:
     """Scan ROOT at `level`, yielding events; raises NexaraError for bad input.
 
     Directory symlinks out of ROOT are skipped (and listed) unless `follow_symlinks`.
     `sources`: a `path,url` CSV naming where clips came from (`core.provenance`).
+    `cluster` is `--cluster`'s value (`tcp://host:8786` or `local:N`): check
+    the files on that Dask cluster instead of this machine's pool.
     """
     if level not in LEVELS:
         raise NexaraError(f"--level {level}: expected one of {', '.join(LEVELS)}")
@@ -125,6 +139,10 @@ def scan(
     root = listing.root
     manifest = read_manifest(sources, root) if sources else None
     checker = checker or DEFAULT_CHECKER
+    if cluster is not None:
+        from core.cluster import parse_target
+
+        parse_target(cluster)  # a malformed address fails before the store is touched
     t0 = time.monotonic()
     summary = Summary()
     with _terminate_cleanly(), ScanStore.for_root(root) as store:
@@ -156,15 +174,19 @@ def scan(
         check_t0 = time.monotonic()
         if to_check:
             yield _progress(done, total, 0, check_t0, len(to_check), summary)
-        pool = None
+        runner: Runner | None = None
+        last_cluster = 0.0
         try:
             if not to_check:
                 results: Iterator[FileResult] = iter(())
-            elif executor is not None:
-                results = run_on_executor(executor, checker, root, to_check, level)
             else:
-                pool = WorkerPool(checker, workers=workers, timeout=timeout)
-                results = pool.run(root, to_check, level)
+                runner = open_runner(checker, cluster=cluster, workers=workers, timeout=timeout,
+                                     executor=executor)
+                results = runner.map(root, to_check, level)
+                info = runner.info()
+                if info is not None:
+                    last_cluster = time.monotonic()
+                    yield event("cluster", **info)
             for r in results:
                 checked += 1
                 done += 1
@@ -179,14 +201,23 @@ def scan(
                 if now - last_progress >= PROGRESS_EVERY_S:
                     last_progress = now
                     yield _progress(done, total, checked, check_t0, len(to_check), summary)
+                    if runner is not None and now - last_cluster >= CLUSTER_EVERY_S:
+                        info = runner.info()
+                        if info is not None:
+                            last_cluster = now
+                            yield event("cluster", **info)
+            if runner is not None and (info := runner.info()) is not None:
+                yield event("cluster", **info)  # the final per-worker counts
         finally:
             # Runs on normal completion, an exception, or the consumer closing
             # the generator (Ctrl-C, a dropped pipe): what was checked stays checked.
-            if pool is not None:
-                pool.close()
-            if batch:
-                store.put_many(batch)
-                batch.clear()
+            try:
+                if batch:
+                    store.put_many(batch)
+                    batch.clear()
+            finally:
+                if runner is not None:
+                    runner.close()
         store.prune({v.rel for v in listing.videos})
         seconds = round(time.monotonic() - t0, 3)
         store.set_meta("last_scan", {

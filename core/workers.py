@@ -215,6 +215,9 @@ class WorkerPool:
     Use as a context manager; `run()` yields one FileResult per task, in
     completion order. Workers are recycled after `max_tasks` files so a slow
     leak in a decoder library cannot grow without bound over 100,000 files.
+    With `keep_workers`, idle workers outlive a `run()` for the next one (a
+    Dask task per batch reuses a warm process instead of forking and joining
+    one per batch); `close()` stops them.
     """
 
     def __init__(
@@ -223,6 +226,7 @@ class WorkerPool:
         workers: int | None = None,
         timeout: TimeoutPolicy | float | None = None,
         max_tasks: int = 2000,
+        keep_workers: bool = False,
     ):
         if workers is not None and workers < 1:
             raise NexaraError(f"--workers {workers}: must be at least 1")
@@ -237,6 +241,7 @@ class WorkerPool:
             timeout = TimeoutPolicy(base=float(timeout))
         self.timeout = timeout
         self.max_tasks = max_tasks
+        self.keep_workers = keep_workers
         self._ctx = _context()
         if isinstance(checker, str) and self._ctx.get_start_method() == "forkserver":
             # Preloaded in the fork server: every (re)spawned worker starts warm.
@@ -270,6 +275,9 @@ class WorkerPool:
         pending = iter(videos)
         next_id = 0
         exhausted = False
+        for w in [w for w in self._workers if not w.proc.is_alive()]:
+            w.kill()  # a kept worker that died while idle (OOM killer): replaced below, not fed
+            self._workers.remove(w)
 
         def feed(w: _Worker) -> bool:
             nonlocal next_id, exhausted
@@ -359,7 +367,9 @@ class WorkerPool:
                     feed(w)
                     yield result
         finally:
-            self.close()
+            # A run cut short may leave busy workers: those are never kept.
+            if not self.keep_workers or any(w.task is not None for w in self._workers):
+                self.close()
 
 
 def run_on_executor(

@@ -63,12 +63,12 @@ class NexaraApp(App):
 
     def __init__(self, root: str | None = None, host: Host | None = None, host_name: str | None = None,
                  scan_on_start: bool = False, level: str = "standard",
-                 host_opener: HostOpener | None = None) -> None:
+                 host_opener: HostOpener | None = None, cluster: str | None = None) -> None:
         """`host` is an open core.host.Host; otherwise `host_name` is opened in a worker on mount."""
         # Older terminals and SSH sessions: never rely on truecolor.
         super().__init__()
         name = host_name or (host.name if host is not None else None) or "local"
-        self.state = AppState(host_name=name, root=root, level=level,
+        self.state = AppState(host_name=name, root=root, level=level, cluster=cluster,
                               link_state=host.link_state if host is not None else LinkState.CONNECTING)
         self.host: Host | None = host
         if host is not None:  # a host opened by the caller: its link reports reach the header too

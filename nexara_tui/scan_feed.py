@@ -13,7 +13,15 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from core.events import Event, EventType, JobStatus, SkippedFile, SummaryEvent, Verdict
+from core.events import (
+    ClusterEvent,
+    Event,
+    EventType,
+    JobStatus,
+    SkippedFile,
+    SummaryEvent,
+    Verdict,
+)
 from core.records import FileResult
 from core.summary import Summary
 from nexara_tui.file_model import FileRow
@@ -38,6 +46,7 @@ class ScanFeed:
     error: str | None = None
     job_status: str | None = None
     started: bool = False
+    cluster: ClusterEvent | None = None  # the last `cluster` event: where the scan runs on Dask
 
     def reset(self) -> None:
         self.__init__()  # type: ignore[misc]
@@ -80,6 +89,8 @@ class ScanFeed:
                 self.summary = Summary.from_dict(dict(ev.get("summary") or {}))
                 self.level = ev.get("level", self.level)
                 self.eta_s = 0.0
+            elif ev["type"] == EventType.CLUSTER:
+                self.cluster = ev
             elif ev["type"] == EventType.ERROR:
                 self.error = str(ev.get("message", "error"))
             elif ev["type"] == EventType.JOB_END:

@@ -27,3 +27,4 @@ class AppState:
     last_summary: dict[str, Any] | None = None  # core.summary.Summary.to_dict() of the last scan
     last_scan_level: str | None = None
     scan_running: bool = False
+    cluster: str | None = None  # `--cluster` for scans started here: tcp://host:port or local:N

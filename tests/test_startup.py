@@ -52,3 +52,38 @@ def test_app_never_imports_heavy_modules():
     # av, cv2 and tensorflow are forbidden in the TUI; numpy would mean one of them is near.
     assert r["after_construct"] == []
     assert r["after_mount"] == []
+
+
+DASK = ("dask", "distributed", "bokeh", "tornado")
+
+SCAN_PROBE = r"""
+import contextlib, io, json, sys
+from core.cli import main
+out = io.StringIO()
+with contextlib.redirect_stdout(out):
+    try:
+        rc = main(sys.argv[1:])
+    except SystemExit as exc:  # --help
+        rc = exc.code or 0
+print(json.dumps({"rc": rc, "lines": len(out.getvalue().splitlines()),
+                  "mentions_cluster": "--cluster" in out.getvalue(),
+                  "loaded": sorted(m for m in %(dask)r if m in sys.modules)}))
+"""
+
+
+def test_scan_without_cluster_never_imports_dask(tmp_path):
+    """Dask is the `--cluster` extra: a local scan, its --help and its --json never load it."""
+    root = tmp_path / "ds"
+    (root / "train" / "violent").mkdir(parents=True)
+    for i in range(3):
+        (root / "train" / "violent" / f"c{i}.mp4").write_bytes(b"not a video" * (i + 1))
+    for argv in (["scan", str(root), "--json", "--workers", "1"], ["scan", str(root)],
+                 ["scan", "--help"]):
+        p = subprocess.run([sys.executable, "-c", SCAN_PROBE % {"dask": DASK}, *argv],
+                           capture_output=True, text=True, timeout=120)
+        assert p.returncode == 0, p.stderr
+        r = json.loads(p.stdout.strip().splitlines()[-1])
+        assert r["rc"] == 0 and r["lines"] > 0, r
+        assert r["loaded"] == [], argv
+        if argv[-1] == "--help":
+            assert r["mentions_cluster"]

@@ -36,6 +36,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--workers", type=int, metavar="N", help="worker processes (default: CPU cores)")
     p.add_argument("--timeout", type=number(float, gt=0), metavar="S",
                    help="hard limit per file in seconds, plus 15 s per 100 MB (default 60)")
+    p.add_argument("--cluster", metavar="ADDRESS",
+                   help="check the files on a Dask cluster: tcp://HOST:8786 (a running `dask "
+                        "scheduler`; workers must see ROOT at the same path) or local:N (N worker "
+                        "processes here); needs nexara[cluster]")
     p.add_argument("--report", metavar="FILE.json", help="write a JSON report of every file")
     p.add_argument("--csv", metavar="FILE", help="write one CSV row per file")
     p.add_argument("--follow-symlinks", action="store_true",
@@ -58,10 +62,14 @@ def events(args: argparse.Namespace) -> Iterator[dict[str, Any]]:
         raise NexaraError(f"--workers {args.workers}: must be at least 1")
     if args.timeout is not None and args.timeout <= 0:
         raise NexaraError(f"--timeout {args.timeout}: must be positive")
+    cluster = getattr(args, "cluster", None)
+    if cluster is not None and args.workers is not None:
+        raise NexaraError("--workers sets the local pool; with --cluster the workers are Dask's "
+                          "(local:N, or `dask worker --nthreads N` on each box)")
     yield from scan(
         root, level=args.level, workers=args.workers, timeout=args.timeout,
         checker=getattr(args, "checker", None), follow_symlinks=getattr(args, "follow_symlinks", False),
-        sources=getattr(args, "sources", None),
+        sources=getattr(args, "sources", None), cluster=cluster,
     )
 
 
@@ -145,11 +153,18 @@ def _render_human(events: Iterable[dict[str, Any]], outputs: Outputs) -> int:
     )
     task = None
     live = False
+    cluster: dict[str, Any] | None = None  # the last `cluster` event, when scanning on Dask
     try:
         for ev in events:
             written = _feed(outputs, ev)
             t = ev.get("type")
-            if t == "start":
+            if t == "cluster":
+                from core.cluster import describe
+
+                if cluster is None:
+                    err.print(f"on {escape(describe(ev))}", highlight=False)
+                cluster = ev
+            elif t == "start":
                 _print_start(err, ev, escape)
                 # Started only now, so an error before the scan starts prints one clean line.
                 if ev.get("to_check"):
@@ -174,6 +189,10 @@ def _render_human(events: Iterable[dict[str, Any]], outputs: Outputs) -> int:
                     f"{ev.get('skipped', 0)} skipped, in {human_duration(ev.get('seconds', 0))}",
                     highlight=False,
                 )
+                if cluster is not None:
+                    from core.cluster import describe
+
+                    out.print(f"checked on {escape(describe(cluster))}", highlight=False)
                 for path in written:
                     out.print(f"wrote {escape(str(path))}", highlight=False)
     finally:

@@ -32,6 +32,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--scan", action="store_true", help="start a scan of ROOT at once")
     p.add_argument("--level", choices=LEVELS, default="standard",
                    help="scan level for s / --scan (cycle with l in the app)")
+    p.add_argument("--cluster", metavar="ADDRESS",
+                   help="run the scans started here on a Dask cluster (tcp://HOST:8786 or local:N; "
+                        "see `nexara scan --help`)")
     p.set_defaults(cmd=sys.modules[__name__])
 
 
@@ -60,7 +63,11 @@ def run(args: argparse.Namespace) -> int:
 
     from nexara_tui.app import NexaraApp
 
+    if args.cluster:
+        from core.cluster import parse_target
+
+        parse_target(args.cluster)  # a malformed address: one line now, not a failed job later
     app = NexaraApp(root=root, host_name=host_name, scan_on_start=args.scan, level=args.level,
-                    host_opener=opener)
+                    host_opener=opener, cluster=args.cluster)
     app.run()
     return int(app.return_code or 0)

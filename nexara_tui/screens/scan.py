@@ -85,6 +85,7 @@ class ScanScreen(Screen):
     def compose(self) -> ComposeResult:
         yield NexaraHeader()
         yield Static(id="scan-status")
+        yield Static(id="scan-cluster")  # only while the scan shown ran on a Dask cluster
         yield SummaryTable(id="summary")
         with Horizontal(id="progress-row"):
             yield ProgressBar(total=None, show_eta=False, id="progress")
@@ -157,6 +158,8 @@ class ScanScreen(Screen):
         root = self.nexara.state.root
         assert root is not None  # _ready() said so
         argv = ["scan", root, "--level", self.nexara.state.level, "--json"]
+        if self.nexara.state.cluster:
+            argv += ["--cluster", self.nexara.state.cluster]
         self._reset(f"starting a {self.nexara.state.level} scan…")
         self._mode = "scan"
         self._set_running(True)
@@ -410,3 +413,15 @@ class ScanScreen(Screen):
         self.query_one("#progress-label", Static).update(label)
         self._update_status()
         self._update_notes()
+        self._update_cluster()
+
+    def _update_cluster(self) -> None:
+        from rich.markup import escape
+
+        from core.cluster import describe
+
+        line = self.query_one("#scan-cluster", Static)
+        line.display = self.feed.cluster is not None
+        if self.feed.cluster is not None:
+            line.update(escape(describe(self.feed.cluster)))
+
