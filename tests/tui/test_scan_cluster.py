@@ -13,7 +13,6 @@ import subprocess
 import sys
 
 from core.host.local import LocalHost
-
 from nexara_tui.app import NexaraApp
 from nexara_tui.screens.scan import ScanScreen
 from tests.tui.conftest import wait_for
