@@ -162,7 +162,7 @@ def scan(
         for v in listing.videos:
             d = cached.get(v.rel)
             if d is not None:
-                summary.add(FileResult.from_dict(d))
+                summary.add_stored(d)
                 yield event("file", result=d, cached=True)  # the stored dict is to_dict()'s
         del cached
 

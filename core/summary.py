@@ -92,6 +92,20 @@ class Summary:
         for code in set(r.reasons):
             self.reasons[code] += 1
 
+    def add_stored(self, d: dict[str, Any]) -> None:
+        """`add` for a result in its stored form (`FileResult.to_dict()`), without building one:
+        an unchanged rescan of 20,000 clips spent a third of its time making FileResults only
+        to count them. Counts exactly what `add` counts (tests/test_summary.py holds them equal)."""
+        verdict = Verdict(d["verdict"])
+        reasons = d.get("reasons") or ()
+        c = self.groups.setdefault((d["split"], d["class"]), Counts())
+        if verdict is Verdict.CORRUPT and not NOT_CHECKED_REASONS.isdisjoint(reasons):
+            c.not_checked += 1
+        else:
+            c.add(verdict)
+        for code in set(reasons):
+            self.reasons[code] += 1
+
     @property
     def overall(self) -> Counts:
         c = Counts()
@@ -142,3 +156,4 @@ def summarize(results: Iterable[FileResult]) -> Summary:
     for r in results:
         s.add(r)
     return s
+
