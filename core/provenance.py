@@ -37,6 +37,7 @@ from pathlib import Path
 
 from core.dataset import VideoFile
 from core.errors import NexaraError
+from core.store import key_rel, rel_key
 
 SIDECAR_SUFFIX = ".info.json"
 MAX_SIDECAR_BYTES = 4 << 20
@@ -233,14 +234,14 @@ class SourcesTable:
 
     def all(self) -> dict[str, tuple[int, Source]]:
         return {
-            _rel(rel): (mt or 0, Source(how, url, vid, ext, dur))
+            key_rel(rel): (mt or 0, Source(how, url, vid, ext, dur))
             for rel, how, url, vid, ext, dur, mt in self._db.execute(
                 "SELECT rel, how, url, vid, extractor, duration, sidecar_mtime_ns FROM sources")
         }
 
     def get(self, rel: str) -> Source | None:
         row = self._db.execute(
-            "SELECT how, url, vid, extractor, duration FROM sources WHERE rel=?", (_key(rel),)
+            "SELECT how, url, vid, extractor, duration FROM sources WHERE rel=?", (rel_key(rel),)
         ).fetchone()
         return Source(*row) if row else None
 
@@ -249,33 +250,22 @@ class SourcesTable:
         rels = list(rels)
         with self._db:
             self._db.executemany("DELETE FROM sources WHERE rel=?",
-                                 [(_key(r),) for r in rels if r not in found])
+                                 [(rel_key(r),) for r in rels if r not in found])
             self._db.executemany(
                 "INSERT INTO sources(rel, how, url, vid, extractor, duration, sidecar_mtime_ns)"
                 " VALUES(?,?,?,?,?,?,?) ON CONFLICT(rel) DO UPDATE SET how=excluded.how,"
                 " url=excluded.url, vid=excluded.vid, extractor=excluded.extractor,"
                 " duration=excluded.duration, sidecar_mtime_ns=excluded.sidecar_mtime_ns",
-                [(_key(r), s.how, s.url, s.id, s.extractor, s.duration, mt)
+                [(rel_key(r), s.how, s.url, s.id, s.extractor, s.duration, mt)
                  for r, (mt, s) in found.items()],
             )
 
     def rename(self, old: str, new: str) -> None:
         with self._db:
-            self._db.execute("UPDATE OR REPLACE sources SET rel=? WHERE rel=?", (_key(new), _key(old)))
+            self._db.execute("UPDATE OR REPLACE sources SET rel=? WHERE rel=?", (rel_key(new), rel_key(old)))
 
 
 def iter_dicts(sources: dict[str, Source]) -> Iterator[dict[str, object]]:
     for rel, s in sorted(sources.items()):
         yield {"path": rel, **asdict(s)}
 
-
-def _key(rel: str) -> str | bytes:
-    try:
-        rel.encode("utf-8")
-        return rel
-    except UnicodeEncodeError:
-        return rel.encode("utf-8", "surrogateescape")
-
-
-def _rel(value: str | bytes) -> str:
-    return value.decode("utf-8", "surrogateescape") if isinstance(value, bytes) else value

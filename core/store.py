@@ -67,7 +67,7 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 # SQLite's primary result codes (sqlite3 names them only from Python 3.11).
 _SQLITE_CORRUPT, _SQLITE_NOTADB = 11, 26
 
-def _key(rel: str) -> str | bytes:
+def rel_key(rel: str) -> str | bytes:
     """The `rel` column value. SQLite text must be valid UTF-8, but a file name on
     Linux need not be (os.fsdecode gives lone surrogates): such names are stored
     as their raw bytes (a BLOB in the same column), so they neither crash the scan
@@ -79,7 +79,7 @@ def _key(rel: str) -> str | bytes:
         return rel.encode("utf-8", "surrogateescape")
 
 
-def _rel(value: str | bytes) -> str:
+def key_rel(value: str | bytes) -> str:
     return value.decode("utf-8", "surrogateescape") if isinstance(value, bytes) else value
 
 
@@ -202,7 +202,7 @@ class ScanStore:
         """
         want = level_rank(level)
         rows = {
-            _rel(r[0]): r
+            key_rel(r[0]): r
             for r in self._db.execute(
                 "SELECT rel, size, mtime_ns, level, engine, result, verdict FROM files WHERE location=?",
                 (DATASET,),
@@ -232,7 +232,7 @@ class ScanStore:
             " scanned_at=excluded.scanned_at",
             [
                 (
-                    _key(r.path), _key(r.split), _key(r.cls), r.size, r.mtime_ns, r.level, ENGINE_VERSION,
+                    rel_key(r.path), rel_key(r.split), rel_key(r.cls), r.size, r.mtime_ns, r.level, ENGINE_VERSION,
                     r.verdict.value, json.dumps(r.to_dict()), DATASET, now,
                 )
                 for r in results
@@ -244,7 +244,7 @@ class ScanStore:
         """Forget dataset rows whose files are gone from disk (not quarantined ones)."""
         gone = [
             rel for (rel,) in self._db.execute("SELECT rel FROM files WHERE location=?", (DATASET,))
-            if _rel(rel) not in present
+            if key_rel(rel) not in present
         ]
         self._db.executemany("DELETE FROM files WHERE rel=?", [(r,) for r in gone])
         self._db.commit()
@@ -257,19 +257,19 @@ class ScanStore:
             yield FileResult.from_dict(json.loads(result))
 
     def get(self, rel: str) -> tuple[FileResult, str] | None:
-        row = self._db.execute("SELECT result, location FROM files WHERE rel=?", (_key(rel),)).fetchone()
+        row = self._db.execute("SELECT result, location FROM files WHERE rel=?", (rel_key(rel),)).fetchone()
         return (FileResult.from_dict(json.loads(row[0])), row[1]) if row else None
 
     def count(self, location: str = DATASET) -> int:
         return self._db.execute("SELECT COUNT(*) FROM files WHERE location=?", (location,)).fetchone()[0]
 
     def set_location(self, rels: Iterable[str], location: str) -> None:
-        self._db.executemany("UPDATE files SET location=? WHERE rel=?", [(location, _key(r)) for r in rels])
+        self._db.executemany("UPDATE files SET location=? WHERE rel=?", [(location, rel_key(r)) for r in rels])
         self._db.commit()
 
     def locations(self) -> dict[str, str]:
         """rel → location for every row, without decoding results (quarantine bookkeeping)."""
-        return {_rel(rel): loc for rel, loc in self._db.execute("SELECT rel, location FROM files")}
+        return {key_rel(rel): loc for rel, loc in self._db.execute("SELECT rel, location FROM files")}
 
     def has_results(self) -> bool:
         return self._db.execute("SELECT 1 FROM files LIMIT 1").fetchone() is not None

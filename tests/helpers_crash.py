@@ -231,6 +231,8 @@ def run_in_pty(argv: list[str], env: dict[str, str], answer: str, timeout: float
             elif proc.poll() is not None:
                 break
         rc = proc.wait(10)
+    except subprocess.TimeoutExpired:
+        raise AssertionError(f"no exit; terminal showed:\n{out.decode('utf-8', 'replace')}") from None
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -18,6 +18,7 @@ import pytest
 
 from core.errors import NexaraError
 from core.host.ssh import HostKeyChanged, SSHHost, UnknownHostKey, resolve_target
+from tests.helpers_crash import run_in_pty
 from tests.sshd import ALIAS, keygen
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -239,38 +240,7 @@ def _path(ev: dict) -> str:
 
 def _run_in_pty(argv: list[str], env: dict[str, str], answer: str, timeout: float = 120) -> tuple[int, str]:
     """Run argv with a terminal on stdin/stdout; type `answer` at the [y/N] prompt."""
-    import pty
-    import select
-    import time
-
-    master, slave = pty.openpty()
-    proc = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, env=env, close_fds=True)
-    os.close(slave)
-    out, answered = b"", False
-    deadline = time.monotonic() + timeout
-    try:
-        while time.monotonic() < deadline:
-            ready, _, _ = select.select([master], [], [], 0.2)
-            if ready:
-                try:
-                    chunk = os.read(master, 4096)
-                except OSError:  # EIO: the child closed the terminal
-                    break
-                if not chunk:
-                    break
-                out += chunk
-                if not answered and b"[y/N]" in out:
-                    os.write(master, answer.encode() + b"\n")
-                    answered = True
-            elif proc.poll() is not None:
-                break
-        rc = proc.wait(10)
-    except subprocess.TimeoutExpired:
-        raise AssertionError(f"no exit; terminal showed:\n{out.decode('utf-8', 'replace')}") from None
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        os.close(master)
+    rc, out = run_in_pty(argv, env, answer, timeout)
     return rc, out.decode("utf-8", "replace")
 
 
