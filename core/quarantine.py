@@ -69,9 +69,12 @@ from core.dataset import QUARANTINE_DIR, DatasetError, check_root
 from core.errors import NexaraError
 from core.fsops import fsync_dir, makedirs_durable, rename_noreplace
 from core.journal import (
+    ASIDE,
     DONE,
     INTENT,
     MOVE,
+    PUT,
+    REPAIR_DIR,
     RESTORE,
     ROLLED_BACK,
     Entry,
@@ -403,6 +406,11 @@ class _Move:
     outcome: Outcome | None = None
     sdir: str = ""
     ddir: str = ""
+    # repair (core.repair): a move of another kind in the same batch, with its journal paths
+    op: str = ""
+    jsrc: str = ""
+    jdst: str = ""
+    extra: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         self.sdir = self.sdir or os.path.dirname(self.src)
@@ -420,10 +428,11 @@ def _run(
     force_copy: bool,
     chunk: int,
     crash: _CrashHook,
+    seq0: int = 0,
 ) -> Iterator[Outcome]:
     """Move `moves` in chunks under the intent → move → dir fsync → done protocol."""
     made_dirs: dict[str, int] = {}  # destination dir → its device
-    seq = 0
+    seq = seq0
     qprefix = QUARANTINE_DIR + "/"
     for start in range(0, len(moves), chunk):
         part = moves[start:start + chunk]
@@ -431,7 +440,7 @@ def _run(
         intents = []
         now = round(time.time(), 3)
         for m in part:
-            sdev = _precheck(m, op)
+            sdev = _precheck(m, m.op or op)
             if m.outcome is not None:
                 yield m.outcome
                 continue
@@ -450,11 +459,12 @@ def _run(
             seq += 1
             m.seq = seq
             q = qprefix + m.rel
+            mop = m.op or op
             intents.append(_ENC.encode({
-                "batch": batch, "seq": seq, "op": op, "rel": m.rel,
-                "src": m.rel if op == MOVE else q, "dst": q if op == MOVE else m.rel,
+                "batch": batch, "seq": seq, "op": mop, "rel": m.rel,
+                "src": m.jsrc or (m.rel if mop == MOVE else q), "dst": m.jdst or (q if mop == MOVE else m.rel),
                 "size": m.size, "hash": m.hash, "verdict": m.verdict, "reasons": m.reasons,
-                "time": now, "method": m.method, "state": INTENT,
+                "time": now, "method": m.method, "state": INTENT, **(m.extra or {}),
             }))
             ready.append(m)
         if not ready:
@@ -463,7 +473,7 @@ def _run(
         touched: set[str] = set()
         for m in ready:
             crash.hit("after_intent")
-            m.outcome = _move_one(m, op, crash)
+            m.outcome = _move_one(m, m.op or op, crash)
             crash.hit("after_move")
         for m in ready:
             touched.add(m.sdir)
@@ -476,7 +486,7 @@ def _run(
         for m in ready:
             assert m.outcome is not None
             state = DONE if m.outcome.status == "moved" else ROLLED_BACK
-            rec = {"batch": batch, "seq": m.seq, "op": op, "rel": m.rel, "state": state, "time": now}
+            rec = {"batch": batch, "seq": m.seq, "op": m.op or op, "rel": m.rel, "state": state, "time": now}
             if m.outcome.message:
                 rec["note"] = m.outcome.message
             finals.append(_ENC.encode(rec))
@@ -654,6 +664,14 @@ def recover(root: str | Path, store: ScanStore | None = None, journal: Journal |
 def _entry_paths(e: Entry, res: _Resolver) -> tuple[str, str]:
     where = f"{res.qdir}/journal.jsonl line {e.line}"
     rel = check_rel(e.rel, where)
+    if e.op in (PUT, ASIDE):  # a repaired copy: corrupted_videos/.repair/<batch>/<rel> ↔ <rel>
+        staged, other = (e.src, e.dst) if e.op == PUT else (e.dst, e.src)
+        token, _, srel = staged.removeprefix(f"{QUARANTINE_DIR}/{REPAIR_DIR}/").partition("/")
+        if other != rel or srel != rel or not staged.startswith(f"{QUARANTINE_DIR}/{REPAIR_DIR}/") or not (
+                token.replace("-", "").isalnum() and token.isascii()):
+            raise NexaraError(f"{where}: src/dst {e.src!r} → {e.dst!r} do not match {rel!r}; refusing")
+        sp, ds = res.qpath(f"{REPAIR_DIR}/{token}/{rel}", where), res.src(rel, where)
+        return (sp, ds) if e.op == PUT else (ds, sp)
     q = f"{QUARANTINE_DIR}/{rel}"
     expect = (rel, q) if e.op == MOVE else (q, rel)
     if (e.src, e.dst) != expect:
@@ -714,8 +732,8 @@ def _sync_store(root: Path, view: JournalView, store: ScanStore | None) -> None:
         return
     want: dict[str, str] = {}
     for e in sorted(view.entries.values(), key=lambda e: e.order):
-        if e.state == DONE:
-            want[e.rel] = QUARANTINE if e.op == MOVE else DATASET
+        if e.state == DONE:  # ASIDE leaves the original in quarantine; PUT fills the dataset path
+            want[e.rel] = QUARANTINE if e.op in (MOVE, ASIDE) else DATASET
     have = store.locations()
     for loc in (QUARANTINE, DATASET):
         fix = [rel for rel, w in want.items() if w == loc and rel in have and have[rel] != loc]
@@ -861,7 +879,63 @@ def restore_iter(
                    e.verdict, e.reasons) for e in sel]
     _check_writable([str(root_p), res.qdir, *{m.sdir for m in moves}, *{m.ddir for m in moves}],
                     root_p)
-    yield from _execute(root_p, moves, RESTORE, store, force_copy, chunk, t0)
+    # repair (core.repair): a repaired copy at an original's path is moved aside first (journaled).
+    from core.repair.apply import set_aside_for_restore
+
+    notes = set_aside_for_restore(root_p, [m.rel for m in moves], store)
+    for x in _execute(root_p, moves, RESTORE, store, force_copy, chunk, t0):
+        if isinstance(x, Outcome) and x.rel in notes and x.status == "moved":
+            x.note = notes[x.rel]
+        yield x
+
+
+@dataclass
+class MoveSpec:
+    """One journaled move whose kind and paths the caller chooses (repair: MOVE, PUT, ASIDE)."""
+
+    op: str
+    rel: str
+    src: str  # ROOT-relative, as the journal records it
+    dst: str
+    size: int
+    mtime_ns: int | None  # expected (None: do not check)
+    verdict: str = ""
+    reasons: list[str] = field(default_factory=list)
+    extra: dict[str, Any] | None = None  # more fields for the intent record
+
+
+def journaled_moves(
+    root: str | Path, journal: Journal, batch: str, specs: list[MoveSpec], *,
+    seq0: int = 0, force_copy: bool | None = None, chunk: int = CHUNK,
+) -> list[tuple[MoveSpec, Outcome]]:
+    """Run `specs` in order under the same intent → move → fsync → done protocol as a quarantine.
+
+    The caller holds `journal` open (its lock) and keeps the scan store in step. Paths are
+    checked like the journal's own (relative, inside ROOT or inside its quarantine).
+    """
+    root_p = _root(root)
+    if force_copy is None:
+        force_copy = os.environ.get("NEXARA_QUARANTINE_FORCE_COPY") == "1"
+    res = _Resolver(root_p)
+    qprefix = QUARANTINE_DIR + "/"
+
+    def where(path: str) -> tuple[str, str]:
+        if path.startswith(qprefix):
+            return res.q_dir(check_rel(path[len(qprefix):], "move"), "move")
+        return res.src_dir(check_rel(path, "move"), "move")
+
+    moves = []
+    for sp in specs:
+        sdir, src = where(sp.src)
+        ddir, dst = where(sp.dst)
+        moves.append(_Move(check_rel(sp.rel, "move"), src, dst, sp.size, sp.mtime_ns, sp.verdict,
+                           list(sp.reasons), sdir=sdir, ddir=ddir, op=sp.op, jsrc=sp.src, jdst=sp.dst,
+                           extra=sp.extra))
+    _check_writable([str(root_p), res.qdir, *{m.sdir for m in moves}, *{m.ddir for m in moves}], root_p)
+    for _ in _run(batch, journal, MOVE, moves, force_copy, chunk, _CrashHook(), seq0=seq0):
+        pass
+    return [(sp, m.outcome or Outcome(m.rel, "skipped", m.size, "error", f"{m.rel}: not moved"))
+            for sp, m in zip(specs, moves, strict=True)]
 
 
 def restore(

@@ -56,6 +56,9 @@ class FileResult:
     width: int | None = None
     height: int | None = None
     fps: float | None = None
+    # Set when this file is a verified repaired copy (core.repair): strategy, batch, seconds kept
+    # and the original's result under "from" (its verdict, reasons, size…); None otherwise.
+    repair: dict[str, Any] | None = None
 
     @property
     def usable(self) -> bool:
