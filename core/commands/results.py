@@ -30,6 +30,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="only files with this verdict (ok, warning, damaged, corrupt); repeatable")
     p.add_argument("--reason", action="append", metavar="CODE",
                    help="only files carrying this reason code (e.g. truncated); repeatable")
+    p.add_argument("--repaired", action="store_true",
+                   help="only repaired copies (`nexara repair`), with the strategy and the original's verdict")
     add_common(p)
     p.set_defaults(cmd=sys.modules[__name__])
 
@@ -51,6 +53,8 @@ def events(args: argparse.Namespace) -> Iterator[dict[str, Any]]:
                 continue
             if reasons and not reasons.intersection(r.reasons):
                 continue
+            if getattr(args, "repaired", False) and not r.repair:
+                continue
             shown += 1
             yield event("file", result=r.to_dict(), cached=True)
     yield event("summary", summary=summary.to_dict(), shown=shown, level=meta.get("level"))
@@ -67,7 +71,7 @@ def render(events: Iterable[dict[str, Any]], args: argparse.Namespace) -> int:
     from core.summary import Summary
 
     out = Console()
-    filtered = bool(args.verdict or args.reason)
+    filtered = bool(args.verdict or args.reason or getattr(args, "repaired", False))
     table = Table(show_edge=False, pad_edge=False, expand=True)
     # The path gets the room; the short columns never wrap.
     table.add_column("path", overflow="fold", ratio=3)
@@ -89,7 +93,7 @@ def render(events: Iterable[dict[str, Any]], args: argparse.Namespace) -> int:
             rows += 1
             table.add_row(
                 escape(repr(r["path"])[1:-1]), f"{escape(r['split'])}/{escape(r['class'])}",
-                r["verdict"], escape(", ".join(r.get("reasons", []))),
+                r["verdict"], escape(", ".join(r.get("reasons", [])) + _repaired(r)),
             )
         elif t == "summary":
             if rows:
@@ -99,3 +103,12 @@ def render(events: Iterable[dict[str, Any]], args: argparse.Namespace) -> int:
             out.print()
             render_report(out, Summary.from_dict(ev["summary"]))
     return 0
+
+
+def _repaired(r: dict[str, Any]) -> str:
+    """For a repaired copy: what it was and how it came back."""
+    rep = r.get("repair")
+    if not rep:
+        return ""
+    return (f" [repaired by {rep.get('strategy', '?')} from {rep.get('from_verdict', '?')}"
+            f" {'/'.join(rep.get('from_reasons') or [])}, {rep.get('seconds_recovered', 0):g} s]")

@@ -169,10 +169,11 @@ class WalkResult:
 
 
 class _Walker:
-    def __init__(self, fd: int, cfg: DecoderConfig):
+    def __init__(self, fd: int, cfg: DecoderConfig, max_skip: int = MAX_SKIP_BYTES):
         self.r = _Reader(fd)
         self.cfg = cfg
         self.ls = cfg.length_size
+        self.max_skip = max_skip
 
     def nal_at(self, pos: int, end: int) -> tuple[int, NalInfo | None]:
         """(total size, info) of the NAL unit at pos; info None if not believable there."""
@@ -215,7 +216,7 @@ class _Walker:
     def find_landmark(self, pos: int, end: int, prev: NalInfo | None) -> int | None:
         """The next position ≥ pos where a picture (or its prefix units) starts."""
         ls = self.ls
-        limit = min(end, pos + MAX_SKIP_BYTES)
+        limit = min(end, pos + self.max_skip)
         p = pos
         while p + ls + 2 <= limit:
             if ls == 4:
@@ -234,10 +235,12 @@ class _Walker:
         return None
 
 
-def walk(path: str | os.PathLike[str], cfg: DecoderConfig, max_units: int | None = None) -> WalkResult:
+def walk(path: str | os.PathLike[str], cfg: DecoderConfig, max_units: int | None = None,
+         max_skip: int = MAX_SKIP_BYTES) -> WalkResult:
     """Every believable NAL unit in the file's media data, cut into access units.
 
-    `max_units` stops after that many pictures (probing a configuration)."""
+    `max_units` stops after that many pictures and `max_skip` gives up after that many bytes
+    without a picture (both for probing a configuration, which must be cheap when it is wrong)."""
     ranges = mdat_ranges(path)
     if not ranges:
         raise RebuildError("no mdat box: no media data to rebuild from")
@@ -246,7 +249,7 @@ def walk(path: str | os.PathLike[str], cfg: DecoderConfig, max_units: int | None
     cut = any(c for _, _, c in ranges)
     fd = os.open(path, os.O_RDONLY)
     try:
-        w = _Walker(fd, cfg)
+        w = _Walker(fd, cfg, max_skip)
         prev_pic: NalInfo | None = None
         for start, end, range_cut in ranges:
             cur: AccessUnit | None = None
@@ -258,6 +261,8 @@ def walk(path: str | os.PathLike[str], cfg: DecoderConfig, max_units: int | None
                     nxt = w.find_landmark(pos, end, prev_pic)
                     if nxt is None and prev_pic is not None:
                         nxt = w.find_landmark(pos, end, None)  # frame_num broke: take any picture start
+                        if nxt is not None:
+                            prev_pic = None  # ...and continue from it
                     if nxt is None:
                         skipped += end - pos
                         break
@@ -342,7 +347,7 @@ def order(result: WalkResult, cfg: DecoderConfig) -> Ordered:
                 hpoc.end_of_sequence()
     for i, u in enumerate(kept):
         u.decode = i
-    _rank(kept)
+    _rank(kept, cfg.codec)
     # The longest decode-order prefix whose pictures leave no hole in display order.
     best = 0
     hi = -1
@@ -363,27 +368,36 @@ def order(result: WalkResult, cfg: DecoderConfig) -> Ordered:
     return out
 
 
-def _rank(units: list[AccessUnit]) -> None:
-    """Display positions from picture order counts: within a coded video sequence, position
-    = (POC - first POC) / POC step, the step being the gcd of the gaps between sorted POCs
-    (2 for H.264 frames). A picture that is missing (cut off) so leaves a hole in the ranks
-    instead of silently shifting every later picture one place forward."""
+def _rank(units: list[AccessUnit], codec: str) -> None:
+    """Display positions from picture order counts: position = (POC - first POC of its coded
+    video sequence) / POC step, so a picture that is missing (cut off) leaves a hole in the ranks
+    instead of silently shifting every later picture one place forward.
+
+    The step is a property of the stream, so it is the gcd of the gaps between sorted POCs over
+    all sequences; with too few pictures to tell, it is also held to the usual encoders' step
+    (2 per frame in H.264, 1 in HEVC), e.g. for a last sequence of only an IDR and a P frame.
+    """
     import math
 
     by_seq: dict[int, list[AccessUnit]] = {}
     for u in units:
         by_seq.setdefault(u.sequence, []).append(u)
-    base = 0
-    for seq in sorted(by_seq):
-        group = by_seq[seq]
+    firsts: dict[int, int] = {}
+    step, gaps = 0, 0
+    for seq, group in by_seq.items():
         pocs = sorted({u.poc for u in group})
-        step = 0
+        firsts[seq] = pocs[0]
         for a, b in zip(pocs, pocs[1:], strict=False):
             step = math.gcd(step, b - a)
-        step = step or 1
+            gaps += 1
+    if gaps < 4:
+        step = math.gcd(step, 2 if codec == "h264" else 1)
+    step = step or 1
+    base = 0
+    for seq in sorted(by_seq):
         top = 0
-        for u in group:
-            u.rank = base + (u.poc - pocs[0]) // step
+        for u in by_seq[seq]:
+            u.rank = base + (u.poc - firsts[seq]) // step
             top = max(top, u.rank)
         base = top + 1
 

@@ -30,6 +30,7 @@ from core.records import FileResult, Verdict
 from core.repair.rebuild_index import DecoderConfig, RebuildError, read_config, walk
 
 PROBE_PICTURES = 3
+PROBE_SKIP_BYTES = 1 << 20  # a configuration that finds no picture in the first MB does not fit
 PER_GROUP = 2
 _MOV_CONTAINERS = ("mov", "mp4")
 
@@ -110,7 +111,7 @@ def trial_decode(cfg: DecoderConfig, units: list[bytes]) -> str | None:
 def probe(path: str, cfg: DecoderConfig) -> tuple[list[bytes], str | None]:
     """(the first pictures' bytes, None) if cfg fits the file's mdat, else ([], why not)."""
     try:
-        res = walk(path, cfg, max_units=PROBE_PICTURES)
+        res = walk(path, cfg, max_units=PROBE_PICTURES, max_skip=PROBE_SKIP_BYTES)
     except (RebuildError, OSError) as exc:
         return [], str(exc)
     units = [u for u in res.units if u.first is not None]
@@ -137,6 +138,7 @@ class ReferencePicker:
         self._results = [r for r in results if r.verdict in (Verdict.OK, Verdict.WARNING)
                          and (r.codec or "") in ("h264", "hevc")
                          and any(c in (r.container or "") for c in _MOV_CONTAINERS)]
+        self._results.sort(key=lambda r: (r.verdict is not Verdict.OK, r.path))  # clean clips first
         self._configs: list[tuple[str, DecoderConfig, bytes | None]] | None = None
 
     def _load(self) -> list[tuple[str, DecoderConfig, bytes | None]]:
@@ -156,10 +158,10 @@ class ReferencePicker:
                     cfg = read_config(path)
                 except RebuildError:
                     continue
-                if cfg.key() in seen:
-                    continue
-                seen.add(cfg.key())
                 tag = _encoder_tag(_split_nals(_first_packet(path), cfg.length_size), cfg.codec)
+                if (cfg.key(), tag) in seen:
+                    continue
+                seen.add((cfg.key(), tag))
                 out.append((r.path, cfg, tag))
         self._configs = out
         return out
