@@ -44,9 +44,11 @@ JOURNAL_NAME = "journal.jsonl"
 INTENT, DONE, ROLLED_BACK = "intent", "done", "rolled_back"
 MOVE, RESTORE = "move", "restore"
 # Repair (core.repair): PUT places a verified repaired copy at a dataset path (its original went
-# into the quarantine by a MOVE of the same batch); ASIDE takes it out again, before a restore.
-# The copy lives in corrupted_videos/.repair/<batch>/<rel> before PUT and after ASIDE.
+# into the quarantine by a MOVE of the same batch) from ROOT/.nexara-repair/<batch>/<rel>, a
+# staging folder on the dataset's file system (so the put is a rename, never a partial copy in
+# the dataset); ASIDE takes it out again before a restore, to corrupted_videos/.repair/<batch>/<rel>.
 PUT, ASIDE = "put", "aside"
+REPAIR_STAGING = ".nexara-repair"
 REPAIR_DIR = ".repair"
 STATES = (INTENT, DONE, ROLLED_BACK)
 OPS = (MOVE, RESTORE, PUT, ASIDE)

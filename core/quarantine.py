@@ -75,6 +75,7 @@ from core.journal import (
     MOVE,
     PUT,
     REPAIR_DIR,
+    REPAIR_STAGING,
     RESTORE,
     ROLLED_BACK,
     Entry,
@@ -411,6 +412,7 @@ class _Move:
     jsrc: str = ""
     jdst: str = ""
     extra: dict[str, Any] | None = None
+    rename_only: bool = False  # never copied (a repaired copy is only renamed into the dataset)
 
     def __post_init__(self) -> None:
         self.sdir = self.sdir or os.path.dirname(self.src)
@@ -455,7 +457,12 @@ def _run(
                 m.outcome = Outcome(m.rel, "skipped", m.size, "error", f"{m.rel}: cannot read: {exc.strerror or exc}")
                 yield m.outcome
                 continue
-            m.method = "copy" if force_copy or sdev != ddev else "rename"
+            m.method = "copy" if (force_copy and not m.rename_only) or sdev != ddev else "rename"
+            if m.rename_only and m.method == "copy":
+                m.outcome = Outcome(m.rel, "skipped", m.size, "error",
+                                    f"{m.rel}: on another file system; not copied into the dataset")
+                yield m.outcome
+                continue
             seq += 1
             m.seq = seq
             q = qprefix + m.rel
@@ -545,7 +552,7 @@ def _move_one(m: _Move, op: str, crash: _CrashHook) -> Outcome:
         except FileExistsError:
             return _exists_outcome(m, op)
         except OSError as exc:
-            if exc.errno != errno.EXDEV:
+            if exc.errno != errno.EXDEV or m.rename_only:
                 return Outcome(m.rel, "skipped", m.size, "error", f"{m.rel}: {exc.strerror or exc}")
             m.method = "copy"  # e.g. a bind mount on the same device
     try:
@@ -664,14 +671,15 @@ def recover(root: str | Path, store: ScanStore | None = None, journal: Journal |
 def _entry_paths(e: Entry, res: _Resolver) -> tuple[str, str]:
     where = f"{res.qdir}/journal.jsonl line {e.line}"
     rel = check_rel(e.rel, where)
-    if e.op in (PUT, ASIDE):  # a repaired copy: corrupted_videos/.repair/<batch>/<rel> ↔ <rel>
-        staged, other = (e.src, e.dst) if e.op == PUT else (e.dst, e.src)
-        token, _, srel = staged.removeprefix(f"{QUARANTINE_DIR}/{REPAIR_DIR}/").partition("/")
-        if other != rel or srel != rel or not staged.startswith(f"{QUARANTINE_DIR}/{REPAIR_DIR}/") or not (
+    if e.op in (PUT, ASIDE):  # a repaired copy: .nexara-repair/<b>/<rel> → <rel> → corrupted_videos/.repair/<b>/<rel>
+        other, prefix = (e.src, REPAIR_STAGING) if e.op == PUT else (e.dst, f"{QUARANTINE_DIR}/{REPAIR_DIR}")
+        token, _, orel = other.removeprefix(prefix + "/").partition("/")
+        if (e.dst if e.op == PUT else e.src) != rel or orel != rel or not other.startswith(prefix + "/") or not (
                 token.replace("-", "").isalnum() and token.isascii()):
             raise NexaraError(f"{where}: src/dst {e.src!r} → {e.dst!r} do not match {rel!r}; refusing")
-        sp, ds = res.qpath(f"{REPAIR_DIR}/{token}/{rel}", where), res.src(rel, where)
-        return (sp, ds) if e.op == PUT else (ds, sp)
+        if e.op == PUT:
+            return res.src(f"{REPAIR_STAGING}/{token}/{rel}", where), res.src(rel, where)
+        return res.src(rel, where), res.qpath(f"{REPAIR_DIR}/{token}/{rel}", where)
     q = f"{QUARANTINE_DIR}/{rel}"
     expect = (rel, q) if e.op == MOVE else (q, rel)
     if (e.src, e.dst) != expect:
@@ -902,6 +910,7 @@ class MoveSpec:
     verdict: str = ""
     reasons: list[str] = field(default_factory=list)
     extra: dict[str, Any] | None = None  # more fields for the intent record
+    rename_only: bool = False  # a rename or nothing: never a copy (even with force_copy)
 
 
 def journaled_moves(
@@ -930,7 +939,7 @@ def journaled_moves(
         ddir, dst = where(sp.dst)
         moves.append(_Move(check_rel(sp.rel, "move"), src, dst, sp.size, sp.mtime_ns, sp.verdict,
                            list(sp.reasons), sdir=sdir, ddir=ddir, op=sp.op, jsrc=sp.src, jdst=sp.dst,
-                           extra=sp.extra))
+                           extra=sp.extra, rename_only=sp.rename_only))
     _check_writable([str(root_p), res.qdir, *{m.sdir for m in moves}, *{m.ddir for m in moves}], root_p)
     for _ in _run(batch, journal, MOVE, moves, force_copy, chunk, _CrashHook(), seq0=seq0):
         pass

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from core.dataset import QUARANTINE_DIR
 from core.demo import damage_truncate, make_damaged, write_clip
-from core.journal import JOURNAL_NAME, REPAIR_DIR
+from core.journal import JOURNAL_NAME, REPAIR_DIR, REPAIR_STAGING
 
 # x264 with B-frames forced and a B-pyramid: display order differs from decode order.
 BFRAMES = {"x264-params": "scenecut=0:bframes=3:b-adapt=0:b-pyramid=normal"}
@@ -130,9 +130,9 @@ def sha(path: Path) -> str:
 
 def tree(root: Path) -> dict[str, str]:
     """rel → sha256 of every file; quarantined ones as `Q:<rel>`; the journal and the repair
-    folder (generated copies) left out."""
+    folders (generated copies: staged, or moved aside) left out."""
     out = {}
-    skip = f"{QUARANTINE_DIR}/{REPAIR_DIR}/"
+    skip = (f"{QUARANTINE_DIR}/{REPAIR_DIR}/", f"{REPAIR_STAGING}/")
     for dirpath, _, names in os.walk(root):
         for name in names:
             p = Path(dirpath) / name

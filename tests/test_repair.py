@@ -244,7 +244,7 @@ def test_default_min_seconds_refuses_a_short_recovery_and_says_so(tmp_path):
     c = _by_type(evs, "candidate")["train/violent/cut.mp4"]
     assert c["status"] == "not_repairable" and "too short" in c["why"] and "--min-seconds 2" in c["why"]
     assert tree(root) == before
-    assert not list((root / QUARANTINE_DIR / ".repair").rglob("*.mp4"))  # the candidate was ours: gone
+    assert not (root / ".nexara-repair").exists()  # the candidate was ours: gone, no folder left behind
 
 
 def test_cli_refuses_without_yes_and_dry_run_writes_nothing_under_root(tmp_path):

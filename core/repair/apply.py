@@ -4,10 +4,12 @@ A repair of ROOT/<rel> is two journaled moves in one batch, in this order:
 
 1. `move`: the original, ROOT/<rel> → ROOT/corrupted_videos/<rel> (exactly a
    quarantine move: same protocol, same recovery);
-2. `put`: the verified candidate, ROOT/corrupted_videos/.repair/<batch>/<rel>
-   → ROOT/<rel> (rename without replacing; across file systems a verified copy).
+2. `put`: the verified candidate, ROOT/.nexara-repair/<batch>/<rel> → ROOT/<rel>:
+   a rename without replacing, never a copy (the staging folder is a dot folder
+   of ROOT, which scans skip, on the dataset's own file system; a clip in a
+   folder mounted from elsewhere is not repaired rather than copied in).
 
-Both intents are durable before either file moves (`core.quarantine.
+Each move's intent is durable before its file moves (`core.quarantine.
 journaled_moves`), so after a `kill -9` at any instant each original is in
 exactly one known place (its path or the quarantine) and the dataset path
 holds the original, the complete verified candidate, or nothing — never half
@@ -17,8 +19,9 @@ while its original did reach the quarantine is put in place by the next
 `nexara repair` (`resume_interrupted`).
 
 Undo is `nexara restore`: before an original comes back, its repaired copy is
-moved aside (`aside`, journaled, in a batch of its own) to the staging path it
-came from, so the restore never overwrites and nothing is deleted. A file at
+moved aside (`aside`, journaled, in a batch of its own) to
+ROOT/corrupted_videos/.repair/<batch>/<rel>, so the restore never overwrites and
+nothing is deleted. A file at
 the original path that is not our repaired copy (the user put something new
 there) is left alone and the restore reports it, as for any quarantine.
 
@@ -45,9 +48,11 @@ from core.errors import NexaraError
 from core.journal import (
     ASIDE,
     DONE,
+    INTENT,
     MOVE,
     PUT,
     REPAIR_DIR,
+    REPAIR_STAGING,
     ROLLED_BACK,
     Entry,
     Journal,
@@ -58,15 +63,20 @@ from core.records import FileResult, Verdict
 from core.repair.engine import Attempt
 from core.store import QUARANTINE, ScanStore
 
-STAGING = f"{QUARANTINE_DIR}/{REPAIR_DIR}"
-
 
 def staged_rel(batch: str, rel: str) -> str:
-    return f"{STAGING}/{batch}/{rel}"
+    """Where a candidate waits for its put: ROOT/.nexara-repair/<batch>/<rel> (a dot folder, which
+    scans skip, on the dataset's own file system, so the put is one rename)."""
+    return f"{REPAIR_STAGING}/{batch}/{rel}"
+
+
+def aside_rel(batch: str, rel: str) -> str:
+    """Where a repaired copy goes when its original is restored: inside the quarantine."""
+    return f"{QUARANTINE_DIR}/{REPAIR_DIR}/{batch}/{rel}"
 
 
 def staging_dir(root: Path, batch: str) -> Path:
-    return Path(root) / QUARANTINE_DIR / REPAIR_DIR / batch
+    return Path(root) / REPAIR_STAGING / batch
 
 
 @dataclass
@@ -157,11 +167,18 @@ def apply(root: Path, journal: Journal, batch: str, attempts: list[Attempt],
     from core.quarantine import MoveSpec, journaled_moves
 
     root = Path(root)
+    out: list[Applied] = []
     specs: list[MoveSpec] = []
     records: dict[str, dict[str, Any]] = {}
+    ready: list[Attempt] = []
     for a in attempts:
         staged = root / staged_rel(batch, a.rel)
         st = os.stat(staged)
+        if _device(staged.parent) != _device((root / a.rel).parent):
+            out.append(Applied(a.rel, "skipped", "other_fs",
+                               f"{a.rel}: its folder is on another file system than {REPAIR_STAGING}/; "
+                               "a repaired copy is only ever renamed into place, never copied", batch, a))
+            continue
         got = store.get(a.rel) if store is not None else None
         rec = _repair_record(a, batch, got[0] if got else None)
         records[a.rel] = rec
@@ -171,13 +188,16 @@ def apply(root: Path, journal: Journal, batch: str, attempts: list[Attempt],
         after = a.after or {}
         specs.append(MoveSpec(PUT, a.rel, staged_rel(batch, a.rel), a.rel, st.st_size, st.st_mtime_ns,
                               str(after.get("verdict", "")), list(after.get("reasons") or []),
-                              extra={"repair": small}))
+                              extra={"repair": small}, rename_only=True))
+        ready.append(a)
     seq0 = max((e.seq for e in journal.read().entries.values() if e.batch == batch), default=0)
+    # Per file: the original out (a quarantine move, copied across file systems if it must be),
+    # then its repaired copy in (a rename on the dataset's file system, never a copy into it).
+    # A put whose original did not move finds its path taken and is refused: never overwritten.
     results = journaled_moves(root, journal, batch, specs, seq0=seq0)
-    out: list[Applied] = []
     to_quarantine: list[str] = []
     rows: list[FileResult] = []
-    for i, a in enumerate(attempts):
+    for i, a in enumerate(ready):
         (_, moved), (_, put) = results[2 * i], results[2 * i + 1]
         if moved.status != "moved":
             out.append(Applied(a.rel, "skipped", moved.reason, moved.message, batch, a))
@@ -232,9 +252,11 @@ def resume_interrupted(root: Path, journal: Journal, store: ScanStore | None) ->
     for batch, entries in sorted(by_batch.items()):
         entries.sort(key=lambda e: e.rel)
         specs = [MoveSpec(PUT, e.rel, e.src, e.rel, e.size, None, e.verdict, e.reasons,
-                          extra={"repair": extras.get((e.batch, e.seq), {})}) for e in entries]
+                          extra={"repair": extras.get((e.batch, e.seq), {})}, rename_only=True)
+                 for e in entries]
         seq0 = max(x.seq for x in view.entries.values() if x.batch == batch)
-        for (_sp, o), e in zip(journaled_moves(root, journal, batch, specs, seq0=seq0), entries, strict=True):
+        done = journaled_moves(root, journal, batch, specs, seq0=seq0)
+        for (_sp, o), e in zip(done, entries, strict=True):
             if o.status != "moved":
                 continue
             out.append(Applied(e.rel, "repaired", batch=batch,
@@ -287,6 +309,12 @@ def sync_markers(root: Path, journal: Journal, store: ScanStore) -> int:
     return fixed
 
 
+def _device(path: Path) -> int:
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return os.stat(path).st_dev
+
+
 def _stat(path: Path) -> tuple[int, int]:
     try:
         st = os.stat(path)
@@ -301,21 +329,31 @@ def _stat(path: Path) -> tuple[int, int]:
 def clean_staging(root: Path, view: JournalView, keep: Iterable[str] = ()) -> int:
     """Remove generated files in the staging folder that no journal entry refers to.
 
-    They are candidates of a run that died before journaling them, or half-written
-    by a run killed mid-write: ours, never the user's. Copies the journal knows
-    (staged for a put, or moved aside by a restore) are kept. Returns files removed.
+    They are candidates of a run that died before journaling them, half-written by a
+    run killed mid-write, or staged for a put that was rolled back with its original:
+    ours, never the user's. Copies a journal entry may still need (a pending put, a
+    put whose original is in the quarantine) and copies moved aside by a restore are
+    kept. Returns files removed.
     """
-    base = Path(root) / QUARANTINE_DIR / REPAIR_DIR
+    base = Path(root) / REPAIR_STAGING
     if not base.is_dir():
         return 0
-    known = {e.src if e.op == PUT else e.dst for e in view.entries.values() if e.op in (PUT, ASIDE)}
+    inq = view.in_quarantine()
+    known = {e.dst for e in view.entries.values() if e.op == ASIDE}  # copies moved aside: kept
+    for e in view.entries.values():
+        if e.op != PUT:
+            continue
+        mv = inq.get(e.rel)
+        # a pending put, or one rolled back while its original is in the quarantine (resumable)
+        if e.state == INTENT or (e.state == ROLLED_BACK and mv is not None and mv.batch == e.batch):
+            known.add(e.src)
     keep = set(keep)
     removed = 0
     for dirpath, _dirnames, filenames in os.walk(base, topdown=False):
         for name in filenames:
             path = os.path.join(dirpath, name)
             rel = os.path.relpath(path, root).replace(os.sep, "/")
-            batch = rel[len(STAGING) + 1:].split("/", 1)[0]
+            batch = rel[len(REPAIR_STAGING) + 1:].split("/", 1)[0]
             if rel in known or batch in keep:
                 continue
             with contextlib.suppress(OSError):
@@ -323,8 +361,7 @@ def clean_staging(root: Path, view: JournalView, keep: Iterable[str] = ()) -> in
                     os.unlink(path)
                     removed += 1
         with contextlib.suppress(OSError):
-            if dirpath != str(base):
-                os.rmdir(dirpath)  # only when empty
+            os.rmdir(dirpath)  # only when empty (the staging folder itself too: no litter in ROOT)
     return removed
 
 
@@ -356,7 +393,8 @@ def set_aside_for_restore(root: Path, rels: list[str], store: ScanStore | None =
             e = placed[rel]
             if not os.path.lexists(root / QUARANTINE_DIR / rel) or not _matches(root / rel, e):
                 continue
-            specs.append(MoveSpec(ASIDE, rel, rel, e.src, e.size, None, e.verdict, e.reasons))
+            specs.append(MoveSpec(ASIDE, rel, rel, aside_rel(e.batch, rel), e.size, None, e.verdict,
+                                  e.reasons))
         if not specs:
             return {}
         notes: dict[str, str] = {}
