@@ -4,7 +4,10 @@ A candidate is only ever written into a staging folder outside the dataset's
 split folders, and judged by the scan engine itself (`core.integrity.
 check_file` at `full`: every frame decoded). It is kept when
 
-- it is usable (not `corrupt`) and at least `min_seconds` long,
+- it is usable (not `corrupt`) and at least `min_seconds` long — or, for a
+  clip that was short to begin with, at least `keep_share` of its declared
+  duration (a 2 s clip that comes back as 1.9 s is as good as the dataset's
+  other 2 s clips),
 - it is better than the original (a lower verdict: corrupt → damaged/
   warning/ok, damaged → warning/ok, warning → ok), and
 - where the original is already usable, it keeps at least `keep_share` of
@@ -126,7 +129,9 @@ def accept(r: FileResult, v: FileResult, opts: RepairOptions) -> str | None:
     got = v.decoded_s or 0.0
     if not v.usable:
         return f"the candidate does not verify: {v.verdict.value} ({', '.join(v.reasons) or 'no reason'})"
-    if got + 1e-6 < opts.min_seconds:
+    declared = r.duration_s or 0.0
+    whole = declared > 0 and got + 1e-6 >= opts.keep_share * declared  # a short clip, nearly all of it
+    if got + 1e-6 < opts.min_seconds and not whole:
         return f"too short: {got:.2f} s < --min-seconds {opts.min_seconds:g}"
     if _RANK[v.verdict] >= _RANK[r.verdict]:
         return f"no better than the original ({v.verdict.value}, was {r.verdict.value})"
