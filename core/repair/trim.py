@@ -118,6 +118,9 @@ def _analyse(av: Any, path: str | os.PathLike[str], logs: list[Any]) -> Analysis
             raise TrimError("no video stream")
         vs = container.streams.video[0]
         vs.codec_context.thread_count = 1  # errors then belong to the packet being decoded
+        # As in the scan: the deblocking filter only smooths pixels, errors come from entropy
+        # decoding; skipping it finds the same bad packets in about three quarters of the time.
+        vs.codec_context.options = {"skip_loop_filter": "all"}
         name = vs.codec_context.name
         tb = float(vs.time_base) if vs.time_base else 0.0
         rate = vs.average_rate or vs.guessed_rate or vs.base_rate
