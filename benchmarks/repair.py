@@ -47,14 +47,15 @@ HOLDS_FOOTAGE = {"truncated_moov_end", "truncated_faststart", "truncated_tail", 
 def build(root: Path, n: int, size: str, seed: int) -> dict[str, str]:
     rng = random.Random(seed)
     spec = SIZES[size]
-    kinds = list(SHARES)
-    weights = [SHARES[k] for k in kinds]
+    # Quotas, not draws: every kind at its share (at least one file), in a shuffled order.
+    plan = [k for k, share in SHARES.items() if k != "clean" for _ in range(max(1, round(share * n)))]
+    plan += ["clean"] * max(0, n - len(plan))
+    rng.shuffle(plan)
     truth: dict[str, str] = {}
     for i in range(3):  # healthy clips of the same encoder, for lost indexes
         write_clip(root / f"train/nonviolent/ref_{i}.mp4", "nonviolent", faststart=False, seed=900 + i,
                    size=spec["size"], fps=spec["fps"], seconds=spec["seconds"], keyframe_s=spec["keyframe_s"])
-    for i in range(n):
-        kind = rng.choices(kinds, weights)[0]
+    for i, kind in enumerate(plan):
         label = "violent" if rng.random() < 0.5 else "nonviolent"
         split = rng.choice(("train", "train", "train", "val", "test"))
         rel = f"{split}/{label}/{label}_{i:04d}.mp4"

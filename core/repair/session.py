@@ -180,6 +180,10 @@ def repair_events(
             else:
                 base = state_dir() / "repair-staging"
                 base.mkdir(parents=True, exist_ok=True)
+                for old in base.glob("dry-*"):  # left by a dry run that was killed (a day ago or more)
+                    with contextlib.suppress(OSError):
+                        if time.time() - old.stat().st_mtime > 86400:
+                            shutil.rmtree(old, ignore_errors=True)
                 tmp = Path(tempfile.mkdtemp(prefix="dry-", dir=base))
                 staging = tmp
             sel = select(root, store, files)
