@@ -187,7 +187,8 @@ class ReferencePicker:
         fits: list[tuple[int, str, DecoderConfig]] = []
         last_why = "the dataset has no healthy H.264/HEVC MP4/MOV clip to borrow a configuration from"
         folder = rel.rpartition("/")[0]
-        for ref_rel, cfg, tag in self._load():
+        configs = self._load()
+        for i, (ref_rel, cfg, tag) in enumerate(configs):
             data, why = probe(path, cfg)
             if why is not None:
                 last_why = f"no healthy clip's configuration fits (last tried {ref_rel}: {why})"
@@ -195,12 +196,13 @@ class ReferencePicker:
             same_encoder = tag is not None and _encoder_tag(
                 _split_nals(data[0], cfg.length_size), cfg.codec) == tag
             score = (2 if same_encoder else 0) + (1 if ref_rel.rpartition("/")[0] == folder else 0)
-            fits.append((score, ref_rel, cfg))
-            if score == 3:
-                break
+            fits.append((score, i, ref_rel, cfg))
+            if score >= 2:
+                break  # the same encoder: good enough (and most broken files share one)
         if not fits:
             raise RebuildError(last_why)
-        score, ref_rel, cfg = max(fits, key=lambda f: f[0])
+        score, i, ref_rel, cfg = max(fits, key=lambda f: f[0])
+        configs.insert(0, configs.pop(i))  # tried first for the next file: most come from one encoder
         why = (f"{cfg.codec} {cfg.profile} {cfg.width}x{cfg.height}, NAL length {cfg.length_size}: "
                "its parameter sets parse and decode the first pictures cleanly")
         if score >= 2:
