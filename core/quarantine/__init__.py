@@ -14,7 +14,8 @@ One module per job:
   `moves`      the intent → move → fsync → done protocol, rename or verified copy
   `recovery`   finishing or rolling back interrupted moves; store re-sync
   `orphan_scan` files in the quarantine folder the journal does not account for
-  `operations` the public operations (recover first, then select, then move)
+  `operations` the public operations (recover first, then select, then move);
+               `journaled_moves` for repair's own moves (`put`, `aside`) in the same protocol
   `records`    plans, outcomes, batch results, recovery actions (all become events)
   `crash`      the `NEXARA_CRASH_AT` crash-injection hook for the kill -9 tests
 """
@@ -22,9 +23,11 @@ One module per job:
 from core.quarantine.crash import POINTS as CRASH_POINTS
 from core.quarantine.moves import CHUNK, partial_paths
 from core.quarantine.operations import (
+    MoveSpec,
     execute,
     execute_iter,
     journal_view,
+    journaled_moves,
     orphans,
     quarantined,
     restore,
@@ -44,8 +47,8 @@ from core.quarantine.records import (
 from core.quarantine.recovery import recover
 
 __all__ = [
-    "CHUNK", "CRASH_POINTS", "PARTIAL_SUFFIX", "BatchResult", "Orphan", "Outcome", "Plan",
+    "CHUNK", "CRASH_POINTS", "PARTIAL_SUFFIX", "BatchResult", "MoveSpec", "Orphan", "Outcome", "Plan",
     "PlanItem", "RecoveryAction", "Started", "check_rel", "execute", "execute_iter",
-    "journal_view", "orphans", "partial_paths", "plan", "quarantined", "read_files_from",
+    "journal_view", "journaled_moves", "orphans", "partial_paths", "plan", "quarantined", "read_files_from",
     "recover", "restore", "restore_iter",
 ]

@@ -5,6 +5,11 @@ crash interrupted, and only then decides what to move — from the recovered
 journal — so it never plans from a state the crash left half-written. Its
 iterator yields, in order: the recovery actions, one `Started` (the final
 selection's size), one `Outcome` per file, and the `BatchResult`.
+
+A restore of an original that repair replaced (`core.repair`) first moves the
+repaired copy aside, journaled, under the same lock and after the same
+recovery, so the original never lands on anything. `journaled_moves` is how
+repair runs its own moves (`put`, `aside`) under this protocol.
 """
 
 from __future__ import annotations
@@ -12,9 +17,11 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from core.dataset import QUARANTINE_DIR
 from core.errors import NexaraError
 from core.journal import MOVE, RESTORE, Entry, Journal, JournalView, new_batch_id
 from core.quarantine.crash import CrashHook
@@ -27,6 +34,8 @@ from core.store import DATASET, QUARANTINE, ScanStore
 from core.userpaths import shown
 
 Item = RecoveryAction | Started | Outcome | BatchResult
+# Called under the lock after the selection, before any move: (journal, store, moves) → rel → note.
+Prepare = Callable[[Journal, ScanStore | None, list[Move]], dict[str, str]]
 
 
 def _force_copy(force_copy: bool | None) -> bool:
@@ -58,6 +67,7 @@ def execute_iter(
 def _execute(
     root: Path, op: str, select: Callable[[JournalView], Sequence[Move | Outcome]],
     store: ScanStore | None, force_copy: bool, chunk: int, t0: float,
+    prepare: Prepare | None = None,
 ) -> Iterator[Item]:
     """Lock, recover, select from the recovered journal, move."""
     crash = CrashHook()
@@ -69,6 +79,7 @@ def _execute(
         selection = select(j.read())
         moves = [m for m in selection if isinstance(m, Move)]
         check_writable([m.sdir for m in moves] + [m.ddir for m in moves])
+        notes = prepare(j, st, moves) if prepare is not None and moves else {}
         yield Started(op, len(selection))
         result = BatchResult(batch=new_batch_id(), op=op)
         for o in selection:
@@ -78,6 +89,8 @@ def _execute(
         to_loc = QUARANTINE if op == MOVE else DATASET
         pending_loc: list[str] = []
         for o in run_moves(result.batch, j, op, moves, force_copy, chunk, crash):
+            if o.status == "moved" and o.rel in notes:
+                o.note = "; ".join(x for x in (o.note, notes[o.rel]) if x)
             (result.moved if o.status == "moved" else result.skipped).append(o)
             if o.status == "moved":
                 pending_loc.append(o.rel)
@@ -196,7 +209,17 @@ def restore_iter(
         return [Move(e.rel, res.qpath(e.rel, where), res.src(e.rel, where), e.size, None,
                      e.verdict, e.reasons, expect_hash=e.hash, expect_size=e.size) for e in sel]
 
-    yield from _execute(root_p, RESTORE, select, store, _force_copy(force_copy), chunk, t0)
+    yield from _execute(root_p, RESTORE, select, store, _force_copy(force_copy), chunk, t0,
+                        prepare=None if orphans else _set_aside_repaired(root_p))
+
+
+def _set_aside_repaired(root: Path) -> Prepare:
+    """Before originals come back: move their repaired copies aside (core.repair), same lock."""
+    def prepare(journal: Journal, store: ScanStore | None, moves: list[Move]) -> dict[str, str]:
+        from core.repair.apply import set_aside_for_restore
+
+        return set_aside_for_restore(root, journal, [m.rel for m in moves], store)
+    return prepare
 
 
 def _orphan_moves(root: Path, view: JournalView, res: Resolver) -> list[Move | Outcome]:
@@ -230,3 +253,53 @@ def restore(
     it = restore_iter(root, batch=batch, rel=rel, all=all, store=store, force_copy=force_copy,
                       orphans=orphans)
     return _drain(it, progress_cb)
+
+
+@dataclass
+class MoveSpec:
+    """One journaled move whose kind and paths the caller chooses (repair: MOVE, PUT, ASIDE)."""
+
+    op: str
+    rel: str
+    src: str  # ROOT-relative, as the journal records it (`corrupted_videos/…` for the quarantine)
+    dst: str
+    size: int
+    mtime_ns: int | None  # expected (None: do not check)
+    verdict: str = ""
+    reasons: list[str] = field(default_factory=list)
+    extra: dict[str, Any] | None = None  # more fields for the intent record
+    rename_only: bool = False  # a rename or nothing: never a copy (even with force_copy)
+
+
+def journaled_moves(
+    root: str | Path, journal: Journal, batch: str, specs: list[MoveSpec], *,
+    seq0: int = 0, force_copy: bool | None = None, chunk: int = CHUNK,
+) -> list[tuple[MoveSpec, Outcome]]:
+    """Run `specs` in order under the same intent → move → fsync → done protocol as a quarantine.
+
+    The caller holds `journal` open (its lock), has recovered, and keeps the scan
+    store in step. Every path is checked as the journal's own are (relative,
+    resolving inside ROOT, or inside its quarantine folder); the crash points of
+    `NEXARA_CRASH_AT` apply as for a quarantine.
+    """
+    root_p = resolve_root(root)
+    res = Resolver(root_p)
+    qprefix = QUARANTINE_DIR + "/"
+
+    def where(path: str) -> tuple[str, str]:
+        if path.startswith(qprefix):
+            return res.q_dir(check_rel(path[len(qprefix):], "move"), "move")
+        return res.src_dir(check_rel(path, "move"), "move")
+
+    moves = []
+    for sp in specs:
+        sdir, src = where(sp.src)
+        ddir, dst = where(sp.dst)
+        moves.append(Move(check_rel(sp.rel, "move"), src, dst, sp.size, sp.mtime_ns, sp.verdict,
+                          list(sp.reasons), sdir=sdir, ddir=ddir, op=sp.op, jsrc=sp.src, jdst=sp.dst,
+                          extra=sp.extra, rename_only=sp.rename_only))
+    check_writable([str(root_p), res.qdir, *{m.sdir for m in moves}, *{m.ddir for m in moves}])
+    for _ in run_moves(batch, journal, MOVE, moves, _force_copy(force_copy), chunk, CrashHook(), seq0=seq0):
+        pass
+    return [(sp, m.outcome or Outcome(m.rel, "skipped", m.size, "error", f"{shown(m.rel)}: not moved"))
+            for sp, m in zip(specs, moves, strict=True)]
