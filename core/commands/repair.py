@@ -24,6 +24,7 @@ from typing import Any
 from core.cli import add_common
 from core.errors import NexaraError
 from core.events import event
+from core.userpaths import root_arg
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -60,7 +61,7 @@ def events(args: argparse.Namespace) -> Iterator[dict[str, Any]]:
     from core.repair.engine import RepairOptions
     from core.repair.session import repair_events
 
-    root = Path(args.root).expanduser()
+    root = root_arg(args.root)
     if not 0 <= args.preview_frames <= 64:
         raise NexaraError(f"--preview-frames {args.preview_frames}: must be between 0 and 64")
     files = None
@@ -106,7 +107,7 @@ def remote_events(host: Any, argv: Sequence[str], args: argparse.Namespace) -> I
             ev = {**ev, "dry_run": False}
         yield ev
     if not planned:
-        yield event("batch", batch=None, op="repair", repaired=0, skipped=0, moved=0)
+        yield event("batch", batch=None, op="repair", repaired=0, skipped=0, moved=0, bytes=0, seconds=0.0)
         return
     if not confirm(summary):
         yield event("log", message="nothing repaired")

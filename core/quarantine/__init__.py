@@ -14,20 +14,20 @@ One module per job:
   `moves`      the intent → move → fsync → done protocol, rename or verified copy
   `recovery`   finishing or rolling back interrupted moves; store re-sync
   `orphan_scan` files in the quarantine folder the journal does not account for
-  `operations` the public operations (recover first, then select, then move);
-               `journaled_moves` for repair's own moves (`put`, `aside`) in the same protocol
+  `operations` the public operations (recover first, then select, then move)
+  `journaled`  moves of a caller's choosing in the same protocol (repair's `put`, `aside`)
+  `repaired`   repaired copies in the dataset: set aside before a restore, store rows after a crash
   `records`    plans, outcomes, batch results, recovery actions (all become events)
   `crash`      the `NEXARA_CRASH_AT` crash-injection hook for the kill -9 tests
 """
 
 from core.quarantine.crash import POINTS as CRASH_POINTS
+from core.quarantine.journaled import MoveSpec, journaled_moves
 from core.quarantine.moves import CHUNK, partial_paths
 from core.quarantine.operations import (
-    MoveSpec,
     execute,
     execute_iter,
     journal_view,
-    journaled_moves,
     orphans,
     quarantined,
     restore,

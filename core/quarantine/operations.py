@@ -8,8 +8,7 @@ selection's size), one `Outcome` per file, and the `BatchResult`.
 
 A restore of an original that repair replaced (`core.repair`) first moves the
 repaired copy aside, journaled, under the same lock and after the same
-recovery, so the original never lands on anything. `journaled_moves` is how
-repair runs its own moves (`put`, `aside`) under this protocol.
+recovery, so the original never lands on anything.
 """
 
 from __future__ import annotations
@@ -17,11 +16,9 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from core.dataset import QUARANTINE_DIR
 from core.errors import NexaraError
 from core.journal import MOVE, RESTORE, Entry, Journal, JournalView, new_batch_id
 from core.quarantine.crash import CrashHook
@@ -30,6 +27,7 @@ from core.quarantine.orphan_scan import find_orphans
 from core.quarantine.paths import Resolver, check_rel, check_writable, resolve_root
 from core.quarantine.records import BatchResult, Orphan, Outcome, Plan, RecoveryAction, Started
 from core.quarantine.recovery import entry_paths, recover
+from core.quarantine.repaired import set_aside_for_restore
 from core.store import DATASET, QUARANTINE, ScanStore
 from core.userpaths import shown
 
@@ -214,10 +212,8 @@ def restore_iter(
 
 
 def _set_aside_repaired(root: Path) -> Prepare:
-    """Before originals come back: move their repaired copies aside (core.repair), same lock."""
+    """Before originals come back: move their repaired copies aside (`core.quarantine.repaired`)."""
     def prepare(journal: Journal, store: ScanStore | None, moves: list[Move]) -> dict[str, str]:
-        from core.repair.apply import set_aside_for_restore
-
         return set_aside_for_restore(root, journal, [m.rel for m in moves], store)
     return prepare
 
@@ -254,52 +250,3 @@ def restore(
                       orphans=orphans)
     return _drain(it, progress_cb)
 
-
-@dataclass
-class MoveSpec:
-    """One journaled move whose kind and paths the caller chooses (repair: MOVE, PUT, ASIDE)."""
-
-    op: str
-    rel: str
-    src: str  # ROOT-relative, as the journal records it (`corrupted_videos/…` for the quarantine)
-    dst: str
-    size: int
-    mtime_ns: int | None  # expected (None: do not check)
-    verdict: str = ""
-    reasons: list[str] = field(default_factory=list)
-    extra: dict[str, Any] | None = None  # more fields for the intent record
-    rename_only: bool = False  # a rename or nothing: never a copy (even with force_copy)
-
-
-def journaled_moves(
-    root: str | Path, journal: Journal, batch: str, specs: list[MoveSpec], *,
-    seq0: int = 0, force_copy: bool | None = None, chunk: int = CHUNK,
-) -> list[tuple[MoveSpec, Outcome]]:
-    """Run `specs` in order under the same intent → move → fsync → done protocol as a quarantine.
-
-    The caller holds `journal` open (its lock), has recovered, and keeps the scan
-    store in step. Every path is checked as the journal's own are (relative,
-    resolving inside ROOT, or inside its quarantine folder); the crash points of
-    `NEXARA_CRASH_AT` apply as for a quarantine.
-    """
-    root_p = resolve_root(root)
-    res = Resolver(root_p)
-    qprefix = QUARANTINE_DIR + "/"
-
-    def where(path: str) -> tuple[str, str]:
-        if path.startswith(qprefix):
-            return res.q_dir(check_rel(path[len(qprefix):], "move"), "move")
-        return res.src_dir(check_rel(path, "move"), "move")
-
-    moves = []
-    for sp in specs:
-        sdir, src = where(sp.src)
-        ddir, dst = where(sp.dst)
-        moves.append(Move(check_rel(sp.rel, "move"), src, dst, sp.size, sp.mtime_ns, sp.verdict,
-                          list(sp.reasons), sdir=sdir, ddir=ddir, op=sp.op, jsrc=sp.src, jdst=sp.dst,
-                          extra=sp.extra, rename_only=sp.rename_only))
-    check_writable([str(root_p), res.qdir, *{m.sdir for m in moves}, *{m.ddir for m in moves}])
-    for _ in run_moves(batch, journal, MOVE, moves, _force_copy(force_copy), chunk, CrashHook(), seq0=seq0):
-        pass
-    return [(sp, m.outcome or Outcome(m.rel, "skipped", m.size, "error", f"{shown(m.rel)}: not moved"))
-            for sp, m in zip(specs, moves, strict=True)]

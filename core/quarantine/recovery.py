@@ -29,7 +29,7 @@ staged copy is still the one the intent recorded is finished — renamed into th
 free dataset path — rather than rolled back, so the dataset never loses the
 clip to a crash between the two moves of one repair. A put is never a copy, so
 recovery never finds half a clip at a dataset path. The store rows of puts and
-asides that recovery completed are rewritten by `core.repair.apply`.
+asides of an interrupted batch are rewritten (`core.quarantine.repaired`).
 """
 
 from __future__ import annotations
@@ -58,6 +58,7 @@ from core.journal import (
 from core.quarantine.moves import partial_paths
 from core.quarantine.paths import Resolver, check_rel, check_writable, resolve_root
 from core.quarantine.records import RecoveryAction
+from core.quarantine.repaired import store_after_recovery
 from core.store import DATASET, QUARANTINE, ScanStore
 from core.userpaths import shown
 
@@ -248,6 +249,4 @@ def sync_store(root: Path, view: JournalView, store: ScanStore | None,
         if fix:
             store.set_location(fix, loc)
     if completed:
-        from core.repair.apply import store_after_recovery
-
         store_after_recovery(root, store, completed)

@@ -10,20 +10,22 @@ A repair of ROOT/<rel> is two journaled moves in one batch, in this order:
    folder mounted from elsewhere is not repaired rather than copied in).
 
 Each move's intent is durable before its file moves (`core.quarantine.
-journaled_moves`), so after a `kill -9` at any instant each original is in
+journaled.journaled_moves`), so after a `kill -9` at any instant each original is in
 exactly one known place (its path or the quarantine) and the dataset path
 holds the original, the complete verified candidate, or nothing — never half
 a clip: candidates are only ever written in the staging folder. Recovery
-finishes or rolls back each move by where the bytes are; a `put` rolled back
-while its original did reach the quarantine is put in place by the next
-`nexara repair` (`resume_interrupted`).
+(`core.quarantine.recovery`, first thing of every command that touches the
+journal) finishes or rolls back each move by where the bytes are, and finishes
+a `put` cut off after its original reached the quarantine; a put that an older
+recovery rolled back in that state is put in place by the next `nexara repair`
+(`resume_interrupted`).
 
 Undo is `nexara restore`: before an original comes back, its repaired copy is
 moved aside (`aside`, journaled, in a batch of its own) to
-ROOT/corrupted_videos/.repair/<batch>/<rel>, so the restore never overwrites and
-nothing is deleted. A file at
-the original path that is not our repaired copy (the user put something new
-there) is left alone and the restore reports it, as for any quarantine.
+ROOT/corrupted_videos/.repair/<batch>/<rel> (`core.quarantine.repaired`), so the
+restore never overwrites and nothing is deleted. A file at the original path
+that is not our repaired copy (the user put something new there) is left alone
+and the restore reports it, as for any quarantine.
 
 The scan store follows: the repaired clip's row is its verified result with a
 `repair` record (strategy, seconds, the original's result under "from"), so
@@ -34,7 +36,6 @@ original's row back.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import stat
 import time
@@ -51,15 +52,20 @@ from core.journal import (
     INTENT,
     MOVE,
     PUT,
-    REPAIR_DIR,
     REPAIR_STAGING,
     ROLLED_BACK,
     Entry,
     Journal,
     JournalView,
-    fast_hash,
 )
-from core.records import FileResult, Verdict
+from core.quarantine.repaired import (
+    matches,
+    put_extras,
+    repaired_in_place,
+    stat_of,
+    store_repaired,
+)
+from core.records import FileResult
 from core.repair.engine import Attempt
 from core.store import QUARANTINE, ScanStore
 from core.userpaths import shown
@@ -69,11 +75,6 @@ def staged_rel(batch: str, rel: str) -> str:
     """Where a candidate waits for its put: ROOT/.nexara-repair/<batch>/<rel> (a dot folder, which
     scans skip, on the dataset's own file system, so the put is one rename)."""
     return f"{REPAIR_STAGING}/{batch}/{rel}"
-
-
-def aside_rel(batch: str, rel: str) -> str:
-    """Where a repaired copy goes when its original is restored: inside the quarantine."""
-    return f"{QUARANTINE_DIR}/{REPAIR_DIR}/{batch}/{rel}"
 
 
 def staging_dir(root: Path, batch: str) -> Path:
@@ -90,7 +91,7 @@ class Applied:
     attempt: Attempt | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        d = {"rel": self.rel, "status": self.status, "reason": self.reason, "message": self.message,
+        d: dict[str, Any] = {"rel": self.rel, "status": self.status, "reason": self.reason, "message": self.message,
              "batch": self.batch}
         if self.attempt is not None:
             d.update(strategy=self.attempt.strategy, seconds_recovered=self.attempt.seconds_recovered,
@@ -111,42 +112,6 @@ def check_writable(root: Path) -> None:
         if ro or not os.access(d, os.W_OK | os.X_OK):
             raise NexaraError(f"{shown(str(d))}: not writable ({'read-only file system' if ro else 'permission denied'}); "
                               "nothing was repaired")
-
-
-# -- what the journal says -------------------------------------------------------------------------
-
-
-def repaired_in_place(view: JournalView) -> dict[str, Entry]:
-    """rel → the `put` entry, for every path that holds a repaired copy now (per the journal)."""
-    last: dict[str, Entry] = {}
-    for e in sorted(view.entries.values(), key=lambda e: e.order):
-        if e.state == DONE and e.op in (PUT, ASIDE):
-            last[e.rel] = e
-    return {rel: e for rel, e in last.items() if e.op == PUT}
-
-
-def _put_extras(journal: Journal) -> dict[tuple[str, int], dict[str, Any]]:
-    """The `repair` record each `put` intent carries (the journal's own view drops extra keys)."""
-    out: dict[tuple[str, int], dict[str, Any]] = {}
-    try:
-        data = journal.path.read_bytes()
-    except OSError:
-        return out
-    for raw in data.split(b"\n"):
-        if b'"op":"put"' not in raw or b'"repair"' not in raw:
-            continue
-        with contextlib.suppress(ValueError, KeyError, TypeError):
-            d = json.loads(raw)
-            if d.get("state") == "intent" and isinstance(d.get("repair"), dict):
-                out[(str(d["batch"]), int(d["seq"]))] = d["repair"]
-    return out
-
-
-def _matches(path: Path, e: Entry) -> bool:
-    try:
-        return os.path.getsize(path) == e.size and fast_hash(path) == e.hash
-    except OSError:
-        return False
 
 
 # -- putting repairs in place -----------------------------------------------------------------------
@@ -245,10 +210,10 @@ def resume_interrupted(root: Path, journal: Journal, store: ScanStore | None) ->
         mv = inq.get(e.rel)
         if mv is None or mv.batch != e.batch:
             continue
-        if os.path.lexists(root / e.rel) or not _matches(root / e.src, e):
+        if os.path.lexists(root / e.rel) or not matches(root / e.src, e):
             continue
         by_batch.setdefault(e.batch, []).append(e)
-    extras = _put_extras(journal) if by_batch else {}
+    extras = put_extras(journal) if by_batch else {}
     out: list[Applied] = []
     for batch, entries in sorted(by_batch.items()):
         entries.sort(key=lambda e: e.rel)
@@ -263,25 +228,8 @@ def resume_interrupted(root: Path, journal: Journal, store: ScanStore | None) ->
             out.append(Applied(e.rel, "repaired", batch=batch,
                                message=f"{shown(e.rel)}: an interrupted repair was finished"))
             if store is not None:
-                _store_repaired(root, store, e.rel, extras.get((e.batch, e.seq), {}), batch)
+                store_repaired(root, store, e.rel, extras.get((e.batch, e.seq), {}), batch)
     return out
-
-
-def _store_repaired(root: Path, store: ScanStore, rel: str, extra: dict[str, Any], batch: str) -> None:
-    """The row of a repaired copy that is in place, from a fresh full check (resume, self-heal)."""
-    from core.dataset import VideoFile
-    from core.integrity import check_file
-
-    got = store.get(rel)
-    original = got[0] if got else None
-    st = os.stat(root / rel)
-    split, cls = (original.split, original.cls) if original else ("", "")
-    r = check_file(root, VideoFile(rel, split, cls, st.st_size, st.st_mtime_ns), "full")
-    rec = {"batch": batch, **{k: v for k, v in extra.items() if k != "batch"}}
-    if original is not None and original.repair is None:
-        rec["from"] = original.to_dict()  # the row was still the original's (now in quarantine)
-    r.repair = rec
-    store.put_many([r])
 
 
 def sync_markers(root: Path, journal: Journal, store: ScanStore) -> int:
@@ -301,15 +249,15 @@ def sync_markers(root: Path, journal: Journal, store: ScanStore) -> int:
         r = got[0]
         if r.repair is not None and r.repair.get("batch") == e.batch:
             continue
-        if not _matches(root / rel, e):
+        if not matches(root / rel, e):
             continue  # not the copy the put placed (the user replaced it): a scan's business
         if extras is None:
-            extras = _put_extras(journal)
+            extras = put_extras(journal)
         extra = extras.get((e.batch, e.seq), {})
-        if (r.size, r.mtime_ns) != _stat(root / rel):
+        if (r.size, r.mtime_ns) != stat_of(root / rel):
             # still the original's row (a crash after the put's done record, before its row):
             # check the copy afresh
-            _store_repaired(root, store, rel, extra, e.batch)
+            store_repaired(root, store, rel, extra, e.batch)
         else:
             r.repair = {"batch": e.batch, **extra}
             store.put_many([r])
@@ -321,14 +269,6 @@ def _device(path: Path) -> int:
     while not path.exists() and path != path.parent:
         path = path.parent
     return os.stat(path).st_dev
-
-
-def _stat(path: Path) -> tuple[int, int]:
-    try:
-        st = os.stat(path)
-        return st.st_size, st.st_mtime_ns
-    except OSError:
-        return (-1, -1)
 
 
 # -- staging --------------------------------------------------------------------------------------------
@@ -373,87 +313,3 @@ def clean_staging(root: Path, view: JournalView, keep: Iterable[str] = ()) -> in
     return removed
 
 
-# -- undo (called by core.quarantine.restore_iter) ------------------------------------------------------------
-
-
-def set_aside_for_restore(root: Path, journal: Journal, rels: list[str],
-                          store: ScanStore | None = None) -> dict[str, str]:
-    """Move the repaired copy out of each path whose original is about to be restored.
-
-    Called by `core.quarantine.restore_iter` under the journal's lock, after its
-    recovery and its selection, so what is set aside is exactly what is restored
-    next. Only a file that is our repaired copy (size and hash as the `put`
-    recorded) and whose original is still in the quarantine is moved, journaled
-    (`aside`, a batch of its own), to corrupted_videos/.repair/<batch>/<rel>;
-    anything else at the path stays and the restore reports it as reappeared.
-    Returns rel → a note for the restore's report.
-    """
-    from core.journal import new_batch_id
-    from core.quarantine import MoveSpec, journaled_moves
-
-    root = Path(root)
-    placed = repaired_in_place(journal.read())
-    wanted = sorted(set(rels) & placed.keys())
-    if not wanted:
-        return {}
-    specs = []
-    for rel in wanted:
-        e = placed[rel]
-        if not os.path.lexists(root / QUARANTINE_DIR / rel) or not _matches(root / rel, e):
-            continue
-        specs.append(MoveSpec(ASIDE, rel, rel, aside_rel(e.batch, rel), e.size, None, e.verdict,
-                              e.reasons))
-    if not specs:
-        return {}
-    notes: dict[str, str] = {}
-    rows: list[FileResult] = []
-    for sp, o in journaled_moves(root, journal, new_batch_id(), specs):
-        if o.status != "moved":
-            continue
-        notes[sp.rel] = f"repaired copy moved aside to {shown(sp.dst)}"
-        if store is not None:
-            rows.append(_original_row(root, store, sp.rel))
-    if store is not None and rows:
-        store.put_many(rows)
-        store.set_location([r.path for r in rows], QUARANTINE)
-    return notes
-
-
-def store_after_recovery(root: Path, store: ScanStore, entries: list[Entry]) -> None:
-    """Store rows for the repair moves of a batch a crash interrupted (recovery's last step).
-
-    A finished `put`: the dataset path holds the verified repaired copy, its row is
-    checked afresh at full and marked repaired (the original's row goes under
-    "from"). A finished `aside`: the original's row comes back (in quarantine).
-    """
-    root = Path(root)
-    puts = [e for e in entries if e.op == PUT and _matches(root / e.rel, e)]
-    extras = _put_extras(Journal(root)) if puts else {}
-    for e in puts:
-        got = store.get(e.rel)
-        if got is not None and got[0].repair is not None and got[0].repair.get("batch") == e.batch:
-            continue  # already the repaired copy's row
-        _store_repaired(root, store, e.rel, extras.get((e.batch, e.seq), {}), e.batch)
-    asides = [e for e in entries if e.op == ASIDE]
-    rows = []
-    for e in asides:
-        got = store.get(e.rel)
-        if got is not None and got[0].repair is not None:
-            rows.append(_original_row(root, store, e.rel))
-    if rows:
-        store.put_many(rows)
-        store.set_location([r.path for r in rows], QUARANTINE)
-
-
-def _original_row(root: Path, store: ScanStore, rel: str) -> FileResult:
-    """The original's result, from the repair record (or, failing that, a minimal row a scan redoes)."""
-    got = store.get(rel)
-    rec = got[0].repair if got else None
-    if rec and isinstance(rec.get("from"), dict):
-        return FileResult.from_dict(rec["from"])
-    size, mtime = _stat(root / QUARANTINE_DIR / rel)
-    split, cls = (got[0].split, got[0].cls) if got else ("", "")
-    verdict = Verdict((rec or {}).get("from_verdict", "corrupt"))
-    # level "quick": any standard or full scan checks this file again instead of trusting the row
-    return FileResult(rel, split, cls, verdict, list((rec or {}).get("from_reasons", [])),
-                      size=size, mtime_ns=mtime, level="quick")

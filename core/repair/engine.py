@@ -22,13 +22,12 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import os
-import signal
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from core.dataset import VideoFile
+from core.quarantine.crash import CrashHook  # points here: repair_mid_write, repair_before_apply
 from core.records import FileResult, Verdict
 from core.repair import evidence
 from core.repair.bits import BitstreamError
@@ -40,24 +39,6 @@ from core.repair.trim import TrimError
 DEFAULT_MIN_SECONDS = 2.0
 DEFAULT_KEEP_SHARE = 0.9
 _RANK = {Verdict.OK: 0, Verdict.WARNING: 1, Verdict.DAMAGED: 2, Verdict.CORRUPT: 3}
-
-
-class CrashHook:
-    """SIGKILL ourselves at a named point (tests only): `NEXARA_CRASH_AT=<point>:<n>`, as in
-    core.quarantine. Points here: `repair_mid_write` (half of a candidate muxed into staging),
-    `repair_before_apply` (candidates verified, nothing journaled yet)."""
-
-    def __init__(self) -> None:
-        point, _, n = os.environ.get("NEXARA_CRASH_AT", "").partition(":")
-        self.point = point or None
-        self.n = int(n or 1)
-        self.count = 0
-
-    def hit(self, point: str) -> None:
-        if self.point == point:
-            self.count += 1
-            if self.count >= self.n:
-                os.kill(os.getpid(), signal.SIGKILL)
 
 
 @dataclass

@@ -25,6 +25,7 @@ import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 from core.records import FileResult, Verdict
 from core.repair.rebuild_index import DecoderConfig, RebuildError, read_config, walk
@@ -80,7 +81,7 @@ def trial_decode(cfg: DecoderConfig, units: list[bytes]) -> str | None:
     import av
     import av.logging as avlog
 
-    ctx = av.CodecContext.create(cfg.codec, "r")
+    ctx = cast(av.VideoCodecContext, av.CodecContext.create(cfg.codec, "r"))
     ctx.extradata = cfg.extradata
     ctx.thread_count = 1
     old = avlog.get_level()
@@ -184,7 +185,7 @@ class ReferencePicker:
             if why is not None:
                 raise RebuildError(f"--reference {self.named}: its configuration does not fit: {why}")
             return Pick(cfg, self.named, "named with --reference; its configuration decodes the first pictures")
-        fits: list[tuple[int, str, DecoderConfig]] = []
+        fits: list[tuple[int, int, str, DecoderConfig]] = []
         last_why = "the dataset has no healthy H.264/HEVC MP4/MOV clip to borrow a configuration from"
         folder = rel.rpartition("/")[0]
         configs = self._load()

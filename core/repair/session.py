@@ -147,23 +147,25 @@ def repair_events(
     from core.journal import Journal, new_batch_id
     from core.paths import state_dir
     from core.quarantine import recover
+    from core.quarantine.paths import Resolver, resolve_root
     from core.repair import apply as ap
     from core.repair.reference import ReferencePicker
+    from core.userpaths import shown
 
-    root = Path(root).expanduser()
-    if not root.is_dir():
-        raise NexaraError(f"{root}: no such directory")
-    root = root.resolve()
+    root = resolve_root(root)  # '' refused (it would mean the current folder); resolved
     if not ScanStore.exists_for(root):
-        raise NexaraError(f"{root}: no scan results; run `nexara scan {root}` first")
+        raise NexaraError(f"{shown(str(root))}: no scan results; run `nexara scan {shown(str(root))}` first")
     if options.min_seconds < 0:
         raise NexaraError(f"--min-seconds {options.min_seconds:g}: must be >= 0")
     if options.reference:
         _check_reference(root, options.reference)
     # Without --yes and nobody to ask, the run is a dry run that refuses at the end.
     applying = not dry_run and (yes or confirm is not None)
+    if applying:
+        Resolver(root)  # the quarantine folder must be a real folder of ROOT (not a symlink into it)
     journal: Journal | None = None
     batch = new_batch_id()
+    t0 = time.perf_counter()
     tmp: Path | None = None
     with ScanStore.for_root(root) as store:
         try:
@@ -214,11 +216,12 @@ def repair_events(
             if not applying:
                 if not dry_run and kept:
                     raise NexaraError(
-                        f"{root}: would repair {len(kept)} file(s); refusing without --yes "
+                        f"{shown(str(root))}: would repair {len(kept)} file(s); refusing without --yes "
                         "(no terminal to confirm on). Re-run with --yes, or --dry-run to look.")
                 return
             if not kept:
-                yield event("batch", batch=None, op="repair", repaired=0, skipped=0, moved=0)
+                yield event("batch", batch=None, op="repair", repaired=0, skipped=0, moved=0, bytes=0,
+                            seconds=round(time.perf_counter() - t0, 3))
                 return
             if not yes and confirm is not None and not confirm(summary):
                 yield event("log", message="nothing repaired")
@@ -236,6 +239,8 @@ def repair_events(
                     by_class[x.attempt.cls] = by_class.get(x.attempt.cls, 0) + 1
             yield event("batch", batch=batch if done or len(applied) > len(done) else None, op="repair",
                         repaired=len(done), moved=len(done), skipped=len(applied) - len(done),
+                        bytes=sum(x.attempt.size for x in done if x.attempt),
+                        seconds=round(time.perf_counter() - t0, 3),
                         seconds_recovered=round(sum(x.attempt.seconds_recovered for x in done
                                                     if x.attempt), 3),
                         seconds_present=round(sum((x.attempt.seconds_present or 0) for x in done

@@ -15,7 +15,7 @@ id, so `u` on the quarantine screen undoes it like a quarantine batch.
 from __future__ import annotations
 
 import contextlib
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from rich.markup import escape
 from textual import on, work
@@ -27,9 +27,13 @@ from textual.widgets import DataTable, Footer, Static
 from textual.worker import get_current_worker
 
 from core.errors import NexaraError
+from core.events import CandidateEvent, EventType, RepairSummaryEvent
 from core.host import temp_list_on
 from nexara_tui.screens.prompts import ConfirmScreen
 from nexara_tui.widgets.frame_preview import FramePreview
+
+if TYPE_CHECKING:
+    from nexara_tui.app import NexaraApp
 
 PREVIEW_FRAMES = 6
 
@@ -54,11 +58,16 @@ class RepairScreen(ModalScreen[str | None]):
     def __init__(self, paths: list[str] | None = None) -> None:
         super().__init__()
         self.paths = paths
-        self.candidates: list[dict[str, Any]] = []
-        self.summary: dict[str, Any] | None = None
+        self.candidates: list[CandidateEvent] = []
+        self.summary: RepairSummaryEvent | None = None
         self.loaded = False
         self.busy = False
         self.status_text = ""
+
+    @property
+    def nexara(self) -> NexaraApp:
+        """The app, typed: its host and root."""
+        return cast("NexaraApp", self.app)
 
     def compose(self) -> ComposeResult:
         with Vertical():
@@ -80,9 +89,12 @@ class RepairScreen(ModalScreen[str | None]):
     @work(thread=True, exclusive=True, group="r-plan", exit_on_error=False)
     def _plan(self) -> None:
         worker = get_current_worker()
-        host, root = self.app.host, self.app.root
-        got: list[dict[str, Any]] = []
-        summary: dict[str, Any] | None = None
+        host, root = self.nexara.host, self.nexara.root
+        if host is None or root is None:
+            self.app.call_from_thread(self._failed, "not connected to a host, or no dataset root")
+            return
+        got: list[CandidateEvent] = []
+        summary: RepairSummaryEvent | None = None
         try:
             with contextlib.ExitStack() as stack:
                 argv = ["repair", root, "--dry-run", "--json", "--preview-frames", str(PREVIEW_FRAMES)]
@@ -91,12 +103,12 @@ class RepairScreen(ModalScreen[str | None]):
                 for ev in host.stream(argv):
                     if worker.is_cancelled:
                         return
-                    t = ev.get("type")
-                    if t == "candidate" and ev.get("status") != "no_strategy":
-                        got.append(ev)
-                    elif t == "repair_summary":
+                    if ev["type"] == EventType.CANDIDATE:
+                        if ev["status"] != "no_strategy":
+                            got.append(ev)
+                    elif ev["type"] == EventType.REPAIR_SUMMARY:
                         summary = ev
-                    elif t == "progress":
+                    elif ev["type"] == EventType.PROGRESS:
                         self.app.call_from_thread(self._set_status, f"trying repairs… {ev.get('done', 0):,}/"
                                                   f"{ev.get('total', 0):,} (nothing changes until you press y)")
         except NexaraError as exc:
@@ -111,7 +123,7 @@ class RepairScreen(ModalScreen[str | None]):
         self.loaded = True
         self._set_status(f"[red]{escape(message)}[/]")
 
-    def _loaded(self, got: list[dict[str, Any]], summary: dict[str, Any] | None) -> None:
+    def _loaded(self, got: list[CandidateEvent], summary: RepairSummaryEvent | None) -> None:
         got.sort(key=lambda c: (c["status"] != "repairable", c["rel"]))
         self.candidates = got
         self.summary = summary
@@ -121,7 +133,8 @@ class RepairScreen(ModalScreen[str | None]):
             ok = c["status"] == "repairable"
             present = c.get("seconds_present")
             rec = (f"{c['seconds_recovered']:.1f}" + (f"/{present:.1f}" if present else "") + " s") if ok else "-"
-            after = (c.get("after") or {}).get("verdict", "") if ok else ""
+            verified = c.get("after")
+            after = verified["verdict"] if ok and verified else ""
             table.add_row("✓" if ok else "✗", c.get("strategy") or "-", rec,
                           f"{c['before']['verdict']}→{after}" if ok else c["before"]["verdict"],
                           c["rel"], key=c["rel"])
@@ -131,7 +144,7 @@ class RepairScreen(ModalScreen[str | None]):
             self._show(got[0])
 
     def _summary_line(self) -> str:
-        s = self.summary or {}
+        s: dict[str, Any] = dict(self.summary or {})
         n = self.repairable_count
         if not n:
             return (f"nothing repairable among {s.get('considered', 0):,} file(s) "
@@ -157,7 +170,7 @@ class RepairScreen(ModalScreen[str | None]):
         if c is not None:
             self._show(c)
 
-    def _show(self, c: dict[str, Any]) -> None:
+    def _show(self, c: CandidateEvent) -> None:
         detail = self.query_one("#r-detail", Static)
         preview = self.query_one("#r-preview", FramePreview)
         before = c["before"]
@@ -181,7 +194,7 @@ class RepairScreen(ModalScreen[str | None]):
             self.notify("nothing to repair", severity="warning")
             return
         question = (f"Put [b]{len(rels):,}[/] repaired clip(s) in place?\n\nEach original goes into "
-                    f"{escape(str(self.app.root))}/corrupted_videos/ in the same journaled batch;\n"
+                    f"{escape(str(self.nexara.root))}/corrupted_videos/ in the same journaled batch;\n"
                     "u on the quarantine screen (or `nexara restore --batch`) undoes it.")
 
         def answered(yes: bool | None) -> None:
@@ -194,7 +207,10 @@ class RepairScreen(ModalScreen[str | None]):
 
     @work(thread=True, exclusive=True, group="r-apply", exit_on_error=False)
     def _apply(self, rels: list[str]) -> None:
-        host, root = self.app.host, self.app.root
+        host, root = self.nexara.host, self.nexara.root
+        if host is None or root is None:
+            self.app.call_from_thread(self._apply_failed, "not connected to a host, or no dataset root")
+            return
         batch: dict[str, Any] = {}
         try:
             with temp_list_on(host, rels, "nexara-repair") as lst:
