@@ -124,3 +124,29 @@ def test_kill_9_during_a_cross_device_put(tmp_path, point):
     assert r.returncode == 0, r.stderr
     assert tree(root) == before
     assert sha(root / rels[0]) == before[rels[0]]
+
+
+@pytest.mark.parametrize("point", [
+    "repair_mid_write:2", "after_intent:2", "after_move:1", "after_move:2", "after_move:5", "torn_done:1",
+])
+def test_one_restore_all_after_a_killed_repair_gives_the_tree_back(tmp_path, point):
+    """The quarantine's guarantee holds for repair: after a kill at any step, the very next command
+    may be a plain `restore --all` (no repair run in between) and it gives back the byte-identical
+    tree. Repaired copies it meets are set aside (journaled, not orphans), and the staging folder
+    a killed run left is cleaned under the journal's lock."""
+    root = tmp_path / "ds"
+    before, _rels = _dataset(root)
+    rc, _ = _repair(root, crash_at=point)
+    assert rc == KILLED, rc
+    _invariants(root, before)
+    r = run_nexara("restore", str(root), "--all", "--json")
+    assert r.returncode == 0, r.stderr
+    evs = [json.loads(x) for x in r.stdout.splitlines() if x.strip()]
+    assert tree(root) == before
+    assert not [e for e in evs if e["type"] in ("orphan", "skipped")], evs
+    assert not (root / ".nexara-repair").exists(), "a killed run's candidates left in ROOT"
+    lst = run_nexara("quarantine", str(root), "--list", "--json")
+    summary = [json.loads(x) for x in lst.stdout.splitlines() if '"type":"quarantine"' in x]
+    assert summary and summary[-1]["files"] == 0 and summary[-1].get("orphans", 0) == 0, lst.stdout[-800:]
+    view = Journal(root).read()
+    assert not view.pending() and not view.in_quarantine()

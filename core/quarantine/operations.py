@@ -27,7 +27,7 @@ from core.quarantine.orphan_scan import find_orphans
 from core.quarantine.paths import Resolver, check_rel, check_writable, resolve_root
 from core.quarantine.records import BatchResult, Orphan, Outcome, Plan, RecoveryAction, Started
 from core.quarantine.recovery import entry_paths, recover
-from core.quarantine.repaired import set_aside_for_restore
+from core.quarantine.repaired import clean_staging, set_aside_for_restore
 from core.store import DATASET, QUARANTINE, ScanStore
 from core.userpaths import shown
 
@@ -98,6 +98,7 @@ def _execute(
             yield o
         if st is not None and pending_loc:
             st.set_location(pending_loc, to_loc)
+        clean_staging(root, j.read())  # a killed repair's unjournaled candidates (under our lock)
         result.seconds = time.perf_counter() - t0
         yield result
     finally:

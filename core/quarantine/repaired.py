@@ -10,6 +10,8 @@ repair engine:
 - before a restore, moving that copy aside (`aside`, journaled) to
   `corrupted_videos/.repair/<batch>/<rel>`, so the original never lands on it
   and nothing is deleted (`set_aside_for_restore`, called under restore's lock);
+- staging leftovers (`clean_staging`): candidates of a run killed before it
+  journaled them, removed by the next command that holds the journal's lock;
 - after a crash, the store rows of the puts and asides of the interrupted batch
   (`store_after_recovery`, recovery's last step): a put's row is the copy checked
   afresh at full and marked repaired, an aside's is the original's row again.
@@ -20,6 +22,8 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import stat
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -27,8 +31,11 @@ from core.dataset import QUARANTINE_DIR
 from core.journal import (
     ASIDE,
     DONE,
+    INTENT,
     PUT,
     REPAIR_DIR,
+    REPAIR_STAGING,
+    ROLLED_BACK,
     Entry,
     Journal,
     JournalView,
@@ -182,3 +189,45 @@ def original_row(root: Path, store: ScanStore, rel: str) -> FileResult:
     # level "quick": any standard or full scan checks this file again instead of trusting the row
     return FileResult(rel, split, cls, verdict, list((rec or {}).get("from_reasons", [])),
                       size=size, mtime_ns=mtime, level="quick")
+
+
+def clean_staging(root: Path, view: JournalView, keep: Iterable[str] = ()) -> int:
+    """Remove generated files in ROOT/.nexara-repair/ that no journal entry refers to.
+
+    Called under the journal's lock (a repair run, a quarantine or restore), so no
+    live repair is writing candidates there meanwhile.
+
+    They are candidates of a run that died before journaling them, half-written by a
+    run killed mid-write, or staged for a put that was rolled back with its original:
+    ours, never the user's. Copies a journal entry may still need (a pending put, a
+    put whose original is in the quarantine) and copies moved aside by a restore are
+    kept. Returns files removed.
+    """
+    base = Path(root) / REPAIR_STAGING
+    if base.is_symlink() or not base.is_dir():
+        return 0  # a symlink is not a folder we made: nothing in it is ours to remove
+    inq = view.in_quarantine()
+    known = {e.dst for e in view.entries.values() if e.op == ASIDE}  # copies moved aside: kept
+    for e in view.entries.values():
+        if e.op != PUT:
+            continue
+        mv = inq.get(e.rel)
+        # a pending put, or one rolled back while its original is in the quarantine (resumable)
+        if e.state == INTENT or (e.state == ROLLED_BACK and mv is not None and mv.batch == e.batch):
+            known.add(e.src)
+    keep = set(keep)
+    removed = 0
+    for dirpath, _dirnames, filenames in os.walk(base, topdown=False):
+        for name in filenames:
+            path = os.path.join(dirpath, name)
+            rel = os.path.relpath(path, root).replace(os.sep, "/")
+            batch = rel[len(REPAIR_STAGING) + 1:].split("/", 1)[0]
+            if rel in known or batch in keep:
+                continue
+            with contextlib.suppress(OSError):
+                if stat.S_ISREG(os.lstat(path).st_mode):
+                    os.unlink(path)
+                    removed += 1
+        with contextlib.suppress(OSError):
+            os.rmdir(dirpath)  # only when empty (the staging folder itself too: no litter in ROOT)
+    return removed

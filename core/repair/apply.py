@@ -37,9 +37,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-import stat
 import time
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -47,16 +45,13 @@ from typing import Any
 from core.dataset import QUARANTINE_DIR
 from core.errors import NexaraError
 from core.journal import (
-    ASIDE,
     DONE,
-    INTENT,
     MOVE,
     PUT,
     REPAIR_STAGING,
     ROLLED_BACK,
     Entry,
     Journal,
-    JournalView,
 )
 from core.quarantine.repaired import (
     matches,
@@ -269,47 +264,5 @@ def _device(path: Path) -> int:
     while not path.exists() and path != path.parent:
         path = path.parent
     return os.stat(path).st_dev
-
-
-# -- staging --------------------------------------------------------------------------------------------
-
-
-def clean_staging(root: Path, view: JournalView, keep: Iterable[str] = ()) -> int:
-    """Remove generated files in the staging folder that no journal entry refers to.
-
-    They are candidates of a run that died before journaling them, half-written by a
-    run killed mid-write, or staged for a put that was rolled back with its original:
-    ours, never the user's. Copies a journal entry may still need (a pending put, a
-    put whose original is in the quarantine) and copies moved aside by a restore are
-    kept. Returns files removed.
-    """
-    base = Path(root) / REPAIR_STAGING
-    if not base.is_dir():
-        return 0
-    inq = view.in_quarantine()
-    known = {e.dst for e in view.entries.values() if e.op == ASIDE}  # copies moved aside: kept
-    for e in view.entries.values():
-        if e.op != PUT:
-            continue
-        mv = inq.get(e.rel)
-        # a pending put, or one rolled back while its original is in the quarantine (resumable)
-        if e.state == INTENT or (e.state == ROLLED_BACK and mv is not None and mv.batch == e.batch):
-            known.add(e.src)
-    keep = set(keep)
-    removed = 0
-    for dirpath, _dirnames, filenames in os.walk(base, topdown=False):
-        for name in filenames:
-            path = os.path.join(dirpath, name)
-            rel = os.path.relpath(path, root).replace(os.sep, "/")
-            batch = rel[len(REPAIR_STAGING) + 1:].split("/", 1)[0]
-            if rel in known or batch in keep:
-                continue
-            with contextlib.suppress(OSError):
-                if stat.S_ISREG(os.lstat(path).st_mode):
-                    os.unlink(path)
-                    removed += 1
-        with contextlib.suppress(OSError):
-            os.rmdir(dirpath)  # only when empty (the staging folder itself too: no litter in ROOT)
-    return removed
 
 

@@ -148,6 +148,7 @@ def repair_events(
     from core.paths import state_dir
     from core.quarantine import recover
     from core.quarantine.paths import Resolver, resolve_root
+    from core.quarantine.repaired import clean_staging
     from core.repair import apply as ap
     from core.repair.reference import ReferencePicker
     from core.userpaths import shown
@@ -177,7 +178,7 @@ def repair_events(
                 for x in ap.resume_interrupted(root, journal, store):
                     yield event("resumed", **x.to_dict())
                 ap.sync_markers(root, journal, store)
-                ap.clean_staging(root, journal.read())
+                clean_staging(root, journal.read())
                 staging = ap.staging_dir(root, batch)
             else:
                 base = state_dir() / "repair-staging"
@@ -249,7 +250,7 @@ def repair_events(
         finally:
             if journal is not None:
                 with contextlib.suppress(Exception):
-                    ap.clean_staging(root, journal.read())  # rejected candidates, an unanswered question
+                    clean_staging(root, journal.read())  # rejected candidates, an unanswered question
                 journal.close()
             if tmp is not None:
                 shutil.rmtree(tmp, ignore_errors=True)
