@@ -34,14 +34,16 @@ from core.demo import SIZES, make_damaged, write_clip  # noqa: E402
 
 # kind -> share of the files (sums to 1)
 SHARES = {
-    "clean": 0.60,
+    "clean": 0.58,
     "truncated_moov_end": 0.08, "truncated_faststart": 0.05, "truncated_tail": 0.04,
     "sample_table_broken": 0.02, "chapter_ref_missing": 0.05, "audio_damage": 0.05,
     "bitflip_packet": 0.03, "bitflip_stream": 0.03,
     "zero_byte": 0.02, "html_page": 0.015, "random_bytes": 0.01, "no_video_stream": 0.005,
+    # issue 10's download failures: a preallocated file written part way, a block that never came
+    "preallocated": 0.01, "zero_filled_middle": 0.01,
 }
 HOLDS_FOOTAGE = {"truncated_moov_end", "truncated_faststart", "truncated_tail", "sample_table_broken",
-                 "chapter_ref_missing", "audio_damage"}
+                 "chapter_ref_missing", "audio_damage", "preallocated", "zero_filled_middle"}
 
 
 def build(root: Path, n: int, size: str, seed: int) -> dict[str, str]:

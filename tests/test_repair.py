@@ -290,6 +290,7 @@ def test_cli_refuses_without_yes_and_dry_run_writes_nothing_under_root(tmp_path)
 
 @pytest.mark.parametrize("argv, message", [
     (["repair", "{root}/nope"], "no such directory"),
+    (["repair", ""], "ROOT is empty"),  # '' would mean the current folder (issue 11)
     (["repair", "{empty}"], "no scan results"),
     (["repair", "{root}", "--min-seconds", "-1"], "--min-seconds -1: must be >= 0"),
     (["repair", "{root}", "--reference", "../x.mp4"], "outside"),
@@ -307,6 +308,46 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, argv, message):
     assert r.returncode == 2, (r.returncode, r.stderr)
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and message in lines[0], r.stderr
+
+
+def test_a_quarantine_folder_that_is_a_symlink_into_the_dataset_is_refused_first(tmp_path):
+    """Issue 11's rule for quarantine holds for repair: originals never go into a split folder."""
+    root = tmp_path / "ds"
+    add_references(root)
+    damaged(root, "train/violent/a.mp4", "audio_damage")
+    scan(root)
+    (root / QUARANTINE_DIR).symlink_to(root / "train" / "violent")
+    before = tree(root)
+    r = run_nexara("repair", str(root), "--yes")
+    assert r.returncode == 2, (r.returncode, r.stdout[-500:], r.stderr)
+    assert len(r.stderr.strip().splitlines()) == 1 and "symlink" in r.stderr, r.stderr
+    assert tree(root) == before and not (root / ".nexara-repair").exists()
+
+
+def test_a_faststart_clip_with_60_percent_zeroed_is_corrupt_and_trimmed_to_its_footage(tmp_path):
+    """The blind spot found while building repair (a faststart MP4 with 60 % of its bytes zeroed
+    scored `damaged`) is gone with engine 2: at `standard` such a clip is corrupt (8 of 20 sampled
+    positions have a picture, usable needs 16), and repair keeps the footage before the zeros."""
+    from core.demo import find_boxes
+
+    root = tmp_path / "ds"
+    clean = write_clip(tmp_path / "clean.mp4", "violent", faststart=True, seconds=6, seed=5)
+    data = bytearray(clean.read_bytes())
+    mdat = next(iter(find_boxes(bytes(data), [b"mdat"])))
+    cut = mdat.body + int(0.4 * (min(mdat.end, len(data)) - mdat.body))
+    data[cut:] = bytes(len(data) - cut)  # the last 60 % of the media never arrived
+    rel = "train/violent/zeroed.mp4"
+    (root / rel).parent.mkdir(parents=True)
+    (root / rel).write_bytes(bytes(data))
+    scan(root)
+    with ScanStore.for_root(root) as s:
+        got = s.get(rel)
+    assert got is not None and got[0].verdict.value == "corrupt", got
+    evs = _run(root)
+    c = _by_type(evs, "candidate")[rel]
+    assert c["status"] == "repairable" and c["strategy"] == "trim", c
+    assert 1.5 < c["seconds_recovered"] < 3.0, c  # about 40 % of 6 s, cut back to whole pictures
+    assert_decodes_end_to_end(root / rel)
 
 
 def test_restore_leaves_a_file_the_user_put_at_the_path_alone(tmp_path):

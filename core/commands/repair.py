@@ -10,6 +10,12 @@ Consent as for quarantine: with `--yes` it applies; without it, at a terminal
 it shows what it would recover and asks (with `--host` too: planned there,
 asked here, applied there with exactly the files shown); with no terminal it
 shows the plan and refuses (exit 2). `--dry-run` changes nothing.
+
+Exit status, the rule of `quarantine` and `restore`: 0 when every kept
+candidate was put in place (or there was nothing to repair), 1 when some were
+not (each named on its own `skipped` line), 2 when the command refused to start
+(bad input, no scan, a read-only dataset, no --yes without a terminal). With
+`--json` a finished run exits 0: the events say what was skipped.
 Events: see `core.repair.session`.
 """
 
@@ -125,8 +131,8 @@ def render(events: Iterable[dict[str, Any]], args: argparse.Namespace) -> int:
     report: dict[str, Any] = {"root": None, "files": [], "summary": None, "batch": None, "applied": []}
     rc = 0
     if getattr(args, "json", False):
-        for ev in events:
-            rc = max(rc, _collect(report, ev))
+        for ev in events:  # a finished --json run exits 0; its events carry every skipped file
+            _collect(report, ev)
     else:
         rc = _human(events, args, report)
     if args.report:
