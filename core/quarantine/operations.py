@@ -250,4 +250,3 @@ def restore(
     it = restore_iter(root, batch=batch, rel=rel, all=all, store=store, force_copy=force_copy,
                       orphans=orphans)
     return _drain(it, progress_cb)
-

@@ -231,7 +231,8 @@ def sync_store(root: Path, view: JournalView, store: ScanStore | None,
                completed: list[Entry] | None = None) -> None:
     """Make the store's `location` agree with the journal (a crash may have come between them).
 
-    `completed`: repair moves recovery just finished, whose rows change content too.
+    `completed`: the puts and asides of the batches recovery just finished; their rows
+    change content too (a repaired copy's result, or the original's again).
     """
     if store is None:
         if not ScanStore.exists_for(root):
