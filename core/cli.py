@@ -42,7 +42,7 @@ from core.events import Event, EventType, as_event, emit, event, raise_on_error
 N = TypeVar("N", int, float)
 
 COMMAND_MODULES = (
-    "demo", "scan", "results", "preview", "decide", "quarantine", "restore",
+    "demo", "scan", "results", "preview", "decide", "quarantine", "restore", "repair",
     "extract", "train", "evaluate", "monitor", "job", "remote", "tui", "redownload",
 )
 

@@ -69,6 +69,12 @@ class EventType(StrEnum):
     RECOVERED = "recovered"
     QUARANTINE = "quarantine"
     JOURNAL_BATCH = "journal_batch"
+    # repair (core.repair.session)
+    REPAIR_PLAN = "repair_plan"
+    CANDIDATE = "candidate"
+    REPAIR_SUMMARY = "repair_summary"
+    REPAIRED = "repaired"
+    RESUMED = "resumed"
     # preview, demo
     PREVIEW = "preview"
     DEMO = "demo"
@@ -193,6 +199,8 @@ FileResultDict = TypedDict("FileResultDict", {
     "codec": NotRequired["str | None"], "container": NotRequired["str | None"],
     "width": NotRequired["int | None"], "height": NotRequired["int | None"],
     "fps": NotRequired["float | None"],
+    # a verified repaired copy (core.repair): strategy, batch, seconds, the original's result
+    "repair": NotRequired["dict[str, Any] | None"],
 })
 """`core.records.FileResult.to_dict()`: one file's verdict, as a `file` event carries it."""
 
@@ -210,12 +218,19 @@ class CountsDict(TypedDict):
     corrupt: int
 
 
+class RecoveredByRepair(TypedDict):
+    total: int
+    by_class: dict[str, int]
+    groups: list[dict[str, Any]]  # {"split", "class", "count"}
+
+
 class SummaryDict(TypedDict):
     """`core.summary.Summary.to_dict()`."""
 
     groups: list[_GroupCounts]
     overall: CountsDict
     reasons: dict[str, int]
+    recovered_by_repair: NotRequired[RecoveredByRepair]  # unusable clips usable again as repaired copies
 
 
 class SkippedFile(TypedDict):
@@ -366,7 +381,7 @@ class MovedEvent(_Base):
 
 
 class SkippedEvent(_Base):
-    """One file not moved, and why."""
+    """One file not moved (or, by repair, not repaired), and why."""
 
     type: Literal[EventType.SKIPPED]
     rel: str
@@ -375,9 +390,12 @@ class SkippedEvent(_Base):
     message: NotRequired[str]
     size: NotRequired[int]
     note: NotRequired[str]
+    batch: NotRequired[str]  # repair: a file of this batch that was not put in place
 
 
 class BatchEvent(_Base):
+    """A finished batch; repair's (op "repair") also says what it recovered."""
+
     type: Literal[EventType.BATCH]
     batch: str | None
     op: str
@@ -385,6 +403,11 @@ class BatchEvent(_Base):
     skipped: int
     bytes: int
     seconds: float
+    repaired: NotRequired[int]
+    seconds_recovered: NotRequired[float]
+    seconds_present: NotRequired[float]
+    corrupt_recovered: NotRequired[int]
+    recovered_by_class: NotRequired[dict[str, int]]
 
 
 class RecoveredEvent(_Base):
@@ -410,6 +433,84 @@ class QuarantineEvent(_Base):
 
 class JournalBatchEvent(_Base):
     type: Literal[EventType.JOURNAL_BATCH]
+    batch: str
+
+
+class RepairPlanEvent(_Base):
+    """A repair run begins: how many flagged files it considers, and with which options."""
+
+    type: Literal[EventType.REPAIR_PLAN]
+    root: str
+    count: int
+    dry_run: bool
+    min_seconds: float
+    reference: str | None
+
+
+class CandidateEvent(_Base):
+    """What repair can do for one file (`core.repair.engine.Attempt.to_dict()`)."""
+
+    type: Literal[EventType.CANDIDATE]
+    rel: str
+    split: str
+    cls: str
+    size: int
+    mtime_ns: int
+    before: dict[str, Any]  # the original's verdict, reasons, decoded_s, duration_s, size
+    status: str  # "repairable" | "not_repairable" | "no_strategy"
+    why: str
+    strategy: str
+    detail: str
+    reference: str
+    seconds_recovered: float
+    seconds_present: float | None
+    after: FileResultDict | None  # the verified candidate's result
+    tried: list[dict[str, Any]]  # per strategy: result, why, verdict, seconds
+    frames: NotRequired[list[dict[str, Any]]]  # with --preview-frames: the candidate's frames
+
+
+class RepairSummaryEvent(_Base):
+    """Totals over the candidates (`core.repair.session.Totals.to_dict()`)."""
+
+    type: Literal[EventType.REPAIR_SUMMARY]
+    dry_run: bool
+    considered: int
+    repairable: int
+    no_strategy: int
+    tried: int
+    seconds_recovered: float
+    seconds_present: float
+    seconds_present_tried: float
+    by_strategy: dict[str, int]
+    why_not: dict[str, int]
+    corrupt_recovered: int
+    recovered_by_class: dict[str, int]
+
+
+class RepairedEvent(_Base):
+    """One repaired copy put in place (`core.repair.apply.Applied.to_dict()`)."""
+
+    type: Literal[EventType.REPAIRED]
+    rel: str
+    status: str
+    reason: str
+    message: str
+    batch: str
+    strategy: NotRequired[str]
+    seconds_recovered: NotRequired[float]
+    seconds_present: NotRequired[float | None]
+    verdict_before: NotRequired[str]
+    verdict_after: NotRequired[str | None]
+
+
+class ResumedEvent(_Base):
+    """An interrupted repair put in place by the next run (same shape as `repaired`)."""
+
+    type: Literal[EventType.RESUMED]
+    rel: str
+    status: str
+    reason: str
+    message: str
     batch: str
 
 
@@ -585,7 +686,8 @@ class RedownloadEndEvent(_Base):
 Event = (StartEvent | FileEvent | ProgressEvent | SummaryEvent | ResultsEvent | LogEvent |
     ErrorEvent | JobEvent | JobEndEvent | JobStartedEvent | DecisionEvent | PlanEvent |
     PlannedEvent | MovedEvent | SkippedEvent | BatchEvent | RecoveredEvent | QuarantineEvent |
-    JournalBatchEvent | PreviewEvent | DemoEvent | DemoVerifyEvent | TrainStartEvent |
+    JournalBatchEvent | RepairPlanEvent | CandidateEvent | RepairSummaryEvent | RepairedEvent |
+    ResumedEvent | PreviewEvent | DemoEvent | DemoVerifyEvent | TrainStartEvent |
     EpochEvent | TrainEndEvent | FeaturesEvent | EvaluationEvent | GpuEvent | ProbeEvent |
     RemoteCheckEvent | RemoteInstallEvent | ClusterEvent | RedownloadPlanEvent |
     RedownloadStartEvent | DownloadEvent | RedownloadEndEvent)

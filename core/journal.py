@@ -67,8 +67,15 @@ _CANNOT_PREALLOCATE = (errno.EOPNOTSUPP, errno.ENOTSUP, errno.ENOSYS, errno.EINV
 _NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
 INTENT, DONE, ROLLED_BACK = "intent", "done", "rolled_back"
 MOVE, RESTORE = "move", "restore"
+# Repair (core.repair): PUT places a verified repaired copy at a dataset path (its original went
+# into the quarantine by a MOVE of the same batch) from ROOT/.nexara-repair/<batch>/<rel>, a
+# staging folder on the dataset's file system (so the put is a rename, never a partial copy in
+# the dataset); ASIDE takes it out again before a restore, to corrupted_videos/.repair/<batch>/<rel>.
+PUT, ASIDE = "put", "aside"
+REPAIR_STAGING = ".nexara-repair"
+REPAIR_DIR = ".repair"
 STATES = (INTENT, DONE, ROLLED_BACK)
-OPS = (MOVE, RESTORE)
+OPS = (MOVE, RESTORE, PUT, ASIDE)
 
 _HEAD = 256 * 1024
 _SAMPLE = 16 * 1024
@@ -154,7 +161,7 @@ class JournalView:
         """rel → the `move` entry for files whose last completed operation is a move."""
         last: dict[str, Entry] = {}
         for e in sorted(self.entries.values(), key=lambda e: e.order):
-            if e.state == DONE:
+            if e.state == DONE and e.op in (MOVE, RESTORE):  # PUT/ASIDE move repaired copies
                 last[e.rel] = e
         return {rel: e for rel, e in last.items() if e.op == MOVE}
 
@@ -164,8 +171,10 @@ class JournalView:
         for e in sorted(self.entries.values(), key=lambda e: (e.time, e.seq)):
             b = out.setdefault(e.batch, {"batch": e.batch, "op": e.op, "time": e.time,
                                          "count": 0, "bytes": 0, "states": {}, "files": []})
+            if e.op == PUT:
+                b["op"] = "repair"
             b["states"][e.state] = b["states"].get(e.state, 0) + 1
-            if e.state == DONE:
+            if e.state == DONE and e.op != PUT:  # a repair batch counts its originals once
                 b["count"] += 1
                 b["bytes"] += e.size
             b["files"].append({"rel": e.rel, "state": e.state, "size": e.size,

@@ -66,6 +66,9 @@ class FileResult:
     positions_served: int | None = None  # of `positions`, how many got a real picture (core.sampling)
     positions: int | None = None
     measured: str | None = None  # the level that measured it ("full" when standard measured fully)
+    # Set when this file is a verified repaired copy (core.repair): strategy, batch, seconds kept
+    # and the original's result under "from" (its verdict, reasons, size…); None otherwise.
+    repair: dict[str, Any] | None = None
 
     @property
     def usable(self) -> bool:

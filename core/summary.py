@@ -86,11 +86,21 @@ class Counts:
 class Summary:
     groups: dict[tuple[str, str], Counts] = field(default_factory=dict)  # (split, class) -> counts
     reasons: Counter[str] = field(default_factory=Counter)  # reason code -> files carrying it
+    # (split, class) -> clips that were unusable (corrupt) and are usable again as repaired copies
+    recovered: Counter[tuple[str, str]] = field(default_factory=Counter)
 
     def add(self, r: FileResult) -> None:
         self.groups.setdefault((r.split, r.cls), Counts()).add_result(r)
         for code in set(r.reasons):
             self.reasons[code] += 1
+        if r.repair and r.repair.get("from_verdict") == Verdict.CORRUPT.value and r.usable:
+            self.recovered[(r.split, r.cls)] += 1
+
+    def recovered_by_class(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for (_, cls), n in self.recovered.items():
+            out[cls] = out.get(cls, 0) + n
+        return dict(sorted(out.items()))
 
     def add_stored(self, d: dict[str, Any]) -> None:
         """`add` for a result in its stored form (`FileResult.to_dict()`), without building one:
@@ -105,6 +115,9 @@ class Summary:
             c.add(verdict)
         for code in set(reasons):
             self.reasons[code] += 1
+        repair = d.get("repair")
+        if repair and repair.get("from_verdict") == Verdict.CORRUPT.value and verdict.usable:
+            self.recovered[(d["split"], d["class"])] += 1
 
     @property
     def overall(self) -> Counts:
@@ -140,6 +153,10 @@ class Summary:
             ],
             "overall": self.overall.to_dict(),
             "reasons": dict(self.reasons.most_common()),
+            "recovered_by_repair": {"total": sum(self.recovered.values()),
+                                    "by_class": self.recovered_by_class(),
+                                    "groups": [{"split": sp, "class": c, "count": n}
+                                               for (sp, c), n in sorted(self.recovered.items())]},
         }
 
     @classmethod
@@ -148,6 +165,8 @@ class Summary:
         for g in d.get("groups", []):
             s.groups[(g["split"], g["class"])] = Counts.from_dict(g)
         s.reasons = Counter(d.get("reasons", {}))
+        for g in (d.get("recovered_by_repair") or {}).get("groups", []):
+            s.recovered[(g["split"], g["class"])] = int(g["count"])
         return s
 
 

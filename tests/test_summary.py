@@ -62,8 +62,11 @@ def test_add_stored_counts_what_add_counts() -> None:
             path=f"x/{i}.mp4", split=rng.choice(["train", "val", "test", "all"]),
             cls=rng.choice(["violent", "nonviolent", "odd \u00e9"]), verdict=rng.choice(list(Verdict)),
             reasons=rng.sample(REASONS, rng.randint(0, 3)),
+            repair=rng.choice([None, {"strategy": "trim", "from_verdict": "corrupt"},
+                               {"strategy": "remux", "from_verdict": "warning"}]),
         )
         a.add(r)
         b.add_stored(r.to_dict())
     assert a.to_dict() == b.to_dict()
     assert a.overall.not_checked > 0  # the not-checked rule was exercised
+    assert sum(a.recovered.values()) > 0  # and the recovered-by-repair one

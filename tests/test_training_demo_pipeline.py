@@ -1,4 +1,4 @@
-"""`make demo-pipeline`: scan → decide → quarantine → train → evaluate on the demo dataset, twice.
+"""`make demo-pipeline`: scan → decide → repair → quarantine → train → evaluate on the demo dataset, twice.
 
 This runs the Makefile recipe itself (real clips, real scan, real TensorFlow on
 the CPU), because the recipe is what a new user runs: a broken flag or a step
@@ -25,7 +25,7 @@ from core.errors import NexaraError
 from core.training.config import PRESETS, TrainConfig, apply_overrides, apply_preset, load_config
 from tests.training_fixtures import REPO
 
-STEPS = ["restore", "scan", "decide", "quarantine", "train", "evaluate", "total"]
+STEPS = ["restore", "scan", "decide", "repair", "quarantine", "train", "evaluate", "total"]
 
 
 def _make(demo_dir: Path) -> subprocess.CompletedProcess:
@@ -42,8 +42,19 @@ def _make(demo_dir: Path) -> subprocess.CompletedProcess:
 
 
 def _quarantined(root: Path) -> set[str]:
+    """Originals in the quarantine (not the journal, not repaired copies moved aside by a restore)."""
     q = root / "corrupted_videos"
-    return {p.relative_to(q).as_posix() for p in q.rglob("*") if p.is_file() and p.name != "journal.jsonl"}
+    return {p.relative_to(q).as_posix() for p in q.rglob("*") if p.is_file() and p.name != "journal.jsonl"
+            and p.relative_to(q).parts[0] != ".repair"}
+
+
+def _repaired(root: Path) -> set[str]:
+    """Dataset clips that are verified repaired copies (per the scan store)."""
+    r = subprocess.run([sys.executable, "-m", "core", "results", str(root), "--repaired", "--json"],
+                       cwd=REPO, capture_output=True, text=True, timeout=60,
+                       env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert r.returncode == 0, r.stderr
+    return {e["result"]["path"] for e in map(json.loads, r.stdout.splitlines()) if e["type"] == "file"}
 
 
 def test_make_demo_pipeline_learns_and_can_be_run_again(tmp_path):
@@ -56,10 +67,15 @@ def test_make_demo_pipeline_learns_and_can_be_run_again(tmp_path):
     assert [line.split()[0] for line in times] == STEPS
     assert all(float(line.split()[1].rstrip("s")) >= 0 for line in times)
 
-    # Quarantine moved exactly the clips the ground truth calls unusable.
+    # Repair put verified copies in place of some clips (their originals in the quarantine), and
+    # quarantine moved exactly the unusable clips repair could not bring back.
     gt = GroundTruth.load(demo_dir)
     unusable = {rel for rel, e in gt.files.items() if not e.usable}
-    assert unusable and _quarantined(demo_dir) == unusable
+    repaired = _repaired(demo_dir)
+    assert repaired & unusable, "repair brought back none of the unusable demo clips"
+    assert unusable and _quarantined(demo_dir) == unusable | repaired
+    assert all((demo_dir / rel).is_file() for rel in repaired)
+    assert not any((demo_dir / rel).exists() for rel in unusable - repaired)
 
     # decide's config balances the demo's train split, never unbalances it (issue 12): the
     # effective counts (valid x multiplier) are at least as even as the valid counts, and a
@@ -85,9 +101,10 @@ def test_make_demo_pipeline_learns_and_can_be_run_again(tmp_path):
 
     second = _make(demo_dir)
     assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
-    # The same clips were restored and quarantined again, and training started afresh.
-    assert f"restored {len(unusable)} file(s)" in second.stdout
-    assert _quarantined(demo_dir) == unusable
+    # The same clips were restored, repaired and quarantined again, and training started afresh.
+    assert f"restored {len(unusable | repaired)} file(s)" in second.stdout
+    assert _repaired(demo_dir) == repaired
+    assert _quarantined(demo_dir) == unusable | repaired
     again = [json.loads(line)["epoch"] for line in (run / "epochs.jsonl").read_text().splitlines()]
     assert again == list(range(1, len(again) + 1)) and (run / "train_end.json").is_file()
     assert json.loads((run / "evaluation-test-tta.json").read_text())["results"]["tta"]["accuracy"] >= 0.75

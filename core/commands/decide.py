@@ -171,16 +171,21 @@ def render(stream: Iterable[dict[str, Any]], args: argparse.Namespace) -> int:
 
     decision = None
     root = args.root
+    recovered: dict[str, Any] = {}
     for ev in stream:
         if ev.get("type") == "decision":
             decision = Decision.from_dict(ev["decision"])
             root = ev.get("root", root)
+            recovered = (ev.get("summary") or {}).get("recovered_by_repair") or {}
     if decision is None:
         raise NexaraError(f"{args.root}: the engine sent no decision")
     if not getattr(args, "json", False):
         from rich.console import Console
 
         print_decision(Console(), decision)
+        if recovered.get("total"):  # repair (issue 14): clips counted usable again thanks to repair
+            by = ", ".join(f"{c} {n:,}" for c, n in recovered.get("by_class", {}).items())
+            print(f"recovered by repair: {recovered['total']:,} ({by})")
     if getattr(args, "write_config", None):
         from core.training.config_writer import write_config
 

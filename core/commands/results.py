@@ -33,6 +33,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--id-url", metavar="TEMPLATE", default=None,
                    help="URL for a clip known only by the [id] in its name "
                    "(default https://www.youtube.com/watch?v={id})")
+    p.add_argument("--repaired", action="store_true",
+                   help="only repaired copies (`nexara repair`), with the strategy and the original's verdict")
     add_common(p)
     p.set_defaults(cmd=sys.modules[__name__])
 
@@ -57,6 +59,8 @@ def events(args: argparse.Namespace) -> Iterator[dict[str, Any]]:
                 continue
             if reasons and not reasons.intersection(r.reasons):
                 continue
+            if getattr(args, "repaired", False) and not r.repair:
+                continue
             shown += 1
             src = sources.get(r.path)
             if src is None:
@@ -78,7 +82,7 @@ def render(events: Iterable[dict[str, Any]], args: argparse.Namespace) -> int:
     from core.summary import Summary
 
     out = Console()
-    filtered = bool(args.verdict or args.reason)
+    filtered = bool(args.verdict or args.reason or getattr(args, "repaired", False))
     table = Table(show_edge=False, pad_edge=False, expand=True)
     # The path gets the room; the short columns never wrap.
     table.add_column("path", overflow="fold", ratio=3)
@@ -102,7 +106,7 @@ def render(events: Iterable[dict[str, Any]], args: argparse.Namespace) -> int:
             any_source = any_source or bool(src)
             rows.append((
                 escape(repr(r["path"])[1:-1]), f"{escape(r['split'])}/{escape(r['class'])}",
-                r["verdict"], escape(", ".join(r.get("reasons", []))), escape(src),
+                r["verdict"], escape(", ".join(r.get("reasons", [])) + _repaired(r)), escape(src),
             ))
         elif t == "summary":
             if rows:
@@ -117,3 +121,12 @@ def render(events: Iterable[dict[str, Any]], args: argparse.Namespace) -> int:
             out.print()
             render_report(out, Summary.from_dict(ev["summary"]))
     return 0
+
+
+def _repaired(r: dict[str, Any]) -> str:
+    """For a repaired copy: what it was and how it came back."""
+    rep = r.get("repair")
+    if not rep:
+        return ""
+    return (f" [repaired by {rep.get('strategy', '?')} from {rep.get('from_verdict', '?')}"
+            f" {'/'.join(rep.get('from_reasons') or [])}, {rep.get('seconds_recovered', 0):g} s]")

@@ -8,7 +8,10 @@ inert unless the variable is set.
 Points: `after_intent` (a file's intent is durable, its bytes have not moved),
 `after_move` (bytes moved, no done record yet), `mid_copy` (half of a
 cross-device copy written), `before_unlink_src` (verified copy in place, source
-still there), `torn_done` (half of a chunk's done records written).
+still there), `torn_done` (half of a chunk's done records written). Repair
+(`core.repair`) adds `repair_mid_write` (half of a candidate muxed into its
+staging folder) and `repair_before_apply` (candidates verified, nothing
+journaled yet); its journaled moves hit the points above.
 """
 
 from __future__ import annotations

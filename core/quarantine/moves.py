@@ -24,6 +24,12 @@ Every problem with one file is that file's outcome ("skipped", with a one-line
 message naming it and saying why), never the batch's: the other files move.
 A restore puts back only what the journal recorded: a regular file of the
 recorded size and content hash.
+
+Repair (`core.repair.apply`) runs moves of other kinds in the same protocol and
+the same batch: a `Move` may carry its own `op` (`put`, `aside`), the paths the
+journal records (`jsrc`, `jdst`) and extra intent fields; a `rename_only` move
+(a repaired copy going into the dataset) is a rename or nothing — never a copy,
+so no partial file can ever appear at a dataset path.
 """
 
 from __future__ import annotations
@@ -37,10 +43,11 @@ import stat
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from core.dataset import QUARANTINE_DIR
 from core.fsops import fsync_dir, makedirs_durable, rename_noreplace
-from core.journal import DONE, INTENT, MOVE, RESTORE, ROLLED_BACK, Journal, fast_hash
+from core.journal import ASIDE, DONE, INTENT, MOVE, PUT, RESTORE, ROLLED_BACK, Journal, fast_hash
 from core.quarantine.crash import CrashHook
 from core.quarantine.paths import PARTIAL_SUFFIX
 from core.quarantine.records import Outcome
@@ -70,6 +77,12 @@ class Move:
     ddir: str = ""
     expect_hash: str = ""  # restore: the hash the journal recorded ("" for an orphan)
     expect_size: int | None = None  # restore: the size the journal recorded
+    # repair (core.repair): a move of another kind in the same batch, with its journal paths
+    op: str = ""  # "" → the batch's op
+    jsrc: str = ""  # the ROOT-relative paths the intent records ("" → derived from rel and op)
+    jdst: str = ""
+    extra: dict[str, Any] | None = None  # more fields for the intent record
+    rename_only: bool = False  # never copied (a repaired copy is only renamed into the dataset)
 
     def __post_init__(self) -> None:
         self.sdir = self.sdir or os.path.dirname(self.src)
@@ -114,10 +127,15 @@ def run_moves(
     force_copy: bool,
     chunk: int,
     crash: CrashHook,
+    seq0: int = 0,
 ) -> Iterator[Outcome]:
-    """Move `moves` in chunks under the intent → move → dir fsync → done protocol."""
+    """Move `moves` in chunks under the intent → move → dir fsync → done protocol.
+
+    `op` is the batch's kind; a move with its own `op` (repair) is journaled as that.
+    Sequence numbers continue from `seq0` (a batch appended to later).
+    """
     made_dirs: dict[str, int] = {}  # destination dir → its device
-    seq = 0
+    seq = seq0
     qprefix = QUARANTINE_DIR + "/"
     for start in range(0, len(moves), chunk):
         part = moves[start:start + chunk]
@@ -125,7 +143,8 @@ def run_moves(
         intents = []
         now = round(time.time(), 3)
         for m in part:
-            sdev = _precheck(m, op)
+            mop = m.op or op
+            sdev = _precheck(m, mop)
             if m.outcome is not None:
                 yield m.outcome
                 continue
@@ -150,15 +169,21 @@ def run_moves(
                 m.outcome = _mismatch(m, "its content differs from what the journal recorded")
                 yield m.outcome
                 continue
-            m.method = "copy" if force_copy or sdev != ddev else "rename"
+            m.method = "copy" if (force_copy and not m.rename_only) or sdev != ddev else "rename"
+            if m.rename_only and m.method == "copy":
+                m.outcome = Outcome(m.rel, "skipped", m.size, "other_fs",
+                                    f"{shown(m.rel)}: on another file system than {shown(m.jsrc or m.src)}; "
+                                    "a repaired copy is only renamed into place, never copied")
+                yield m.outcome
+                continue
             seq += 1
             m.seq = seq
             q = qprefix + m.rel
             intents.append(_ENC.encode({
-                "batch": batch, "seq": seq, "op": op, "rel": m.rel,
-                "src": m.rel if op == MOVE else q, "dst": q if op == MOVE else m.rel,
+                "batch": batch, "seq": seq, "op": mop, "rel": m.rel,
+                "src": m.jsrc or (m.rel if mop == MOVE else q), "dst": m.jdst or (q if mop == MOVE else m.rel),
                 "size": m.size, "hash": m.hash, "verdict": m.verdict, "reasons": m.reasons,
-                "time": now, "method": m.method, "state": INTENT,
+                "time": now, "method": m.method, "state": INTENT, **(m.extra or {}),
             }))
             ready.append(m)
         if not ready:
@@ -169,7 +194,8 @@ def run_moves(
             crash.hit("after_intent")
             # Once the journal had to use its space reserve, nothing more is copied into the
             # quarantine's file system: that space is for the records of this batch.
-            m.outcome = move_one(m, op, crash, no_copy=op == MOVE and journal.short_of_space)
+            mop = m.op or op
+            m.outcome = move_one(m, mop, crash, no_copy=mop in (MOVE, ASIDE) and journal.short_of_space)
             crash.hit("after_move")
         for m in ready:
             touched.add(m.sdir)
@@ -182,7 +208,7 @@ def run_moves(
         for m in ready:
             assert m.outcome is not None
             state = DONE if m.outcome.status == "moved" else ROLLED_BACK
-            rec = {"batch": batch, "seq": m.seq, "op": op, "rel": m.rel, "state": state, "time": now}
+            rec = {"batch": batch, "seq": m.seq, "op": m.op or op, "rel": m.rel, "state": state, "time": now}
             if m.outcome.message:
                 rec["note"] = m.outcome.message
             finals.append(_ENC.encode(rec))
@@ -200,6 +226,14 @@ def run_moves(
 
 
 def _exists_outcome(m: Move, op: str) -> Outcome:
+    if op == PUT:
+        return Outcome(m.rel, "skipped", m.size, "exists",
+                       f"{shown(m.rel)}: a file is at the dataset path; the repaired copy was not put "
+                       "there (not overwriting)")
+    if op == ASIDE:
+        return Outcome(m.rel, "skipped", m.size, "exists",
+                       f"{shown(m.rel)}: {shown(m.jdst)} already exists; the repaired copy was not moved "
+                       "aside (not overwriting)")
     if op == RESTORE:
         return Outcome(m.rel, "skipped", m.size, "reappeared",
                        f"{shown(m.rel)}: a file has reappeared at the original path; left in quarantine, "
@@ -268,10 +302,18 @@ def _precheck(m: Move, op: str) -> int:
                                     f"{shown(m.rel)}: {QUARANTINE_DIR}/{shown(m.rel)} is a symlink, not the "
                                     "file that was quarantined; not restored, left alone")
                 return 0
+            if op in (PUT, ASIDE):
+                m.outcome = Outcome(m.rel, "skipped", m.size, "not_regular",
+                                    f"{shown(m.rel)}: {shown(m.jsrc or m.src)} is a symlink, not the repaired "
+                                    "copy; not moved, left alone")
+                return 0
             st = os.stat(m.src)
     except FileNotFoundError:
         if op == MOVE:
             m.outcome = Outcome(m.rel, "skipped", m.size, "vanished", f"{shown(m.rel)}: vanished since the scan")
+        elif op in (PUT, ASIDE):
+            m.outcome = Outcome(m.rel, "skipped", m.size, "vanished",
+                                f"{shown(m.rel)}: {shown(m.jsrc or m.src)} vanished; not moved")
         else:
             m.outcome = Outcome(m.rel, "skipped", m.size, "missing",
                                 f"{shown(m.rel)}: missing from {QUARANTINE_DIR}/")
@@ -302,7 +344,7 @@ def move_one(m: Move, op: str, crash: CrashHook, no_copy: bool = False) -> Outco
         except FileExistsError:
             return _exists_outcome(m, op)
         except OSError as exc:
-            if exc.errno != errno.EXDEV:
+            if exc.errno != errno.EXDEV or m.rename_only:
                 return os_problem(m, exc, "rename failed")
             m.method = "copy"  # e.g. a bind mount on the same device
     if no_copy:

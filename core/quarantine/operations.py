@@ -5,6 +5,10 @@ crash interrupted, and only then decides what to move — from the recovered
 journal — so it never plans from a state the crash left half-written. Its
 iterator yields, in order: the recovery actions, one `Started` (the final
 selection's size), one `Outcome` per file, and the `BatchResult`.
+
+A restore of an original that repair replaced (`core.repair`) first moves the
+repaired copy aside, journaled, under the same lock and after the same
+recovery, so the original never lands on anything.
 """
 
 from __future__ import annotations
@@ -23,10 +27,13 @@ from core.quarantine.orphan_scan import find_orphans
 from core.quarantine.paths import Resolver, check_rel, check_writable, resolve_root
 from core.quarantine.records import BatchResult, Orphan, Outcome, Plan, RecoveryAction, Started
 from core.quarantine.recovery import entry_paths, recover
+from core.quarantine.repaired import clean_staging, set_aside_for_restore
 from core.store import DATASET, QUARANTINE, ScanStore
 from core.userpaths import shown
 
 Item = RecoveryAction | Started | Outcome | BatchResult
+# Called under the lock after the selection, before any move: (journal, store, moves) → rel → note.
+Prepare = Callable[[Journal, ScanStore | None, list[Move]], dict[str, str]]
 
 
 def _force_copy(force_copy: bool | None) -> bool:
@@ -58,6 +65,7 @@ def execute_iter(
 def _execute(
     root: Path, op: str, select: Callable[[JournalView], Sequence[Move | Outcome]],
     store: ScanStore | None, force_copy: bool, chunk: int, t0: float,
+    prepare: Prepare | None = None,
 ) -> Iterator[Item]:
     """Lock, recover, select from the recovered journal, move."""
     crash = CrashHook()
@@ -69,6 +77,7 @@ def _execute(
         selection = select(j.read())
         moves = [m for m in selection if isinstance(m, Move)]
         check_writable([m.sdir for m in moves] + [m.ddir for m in moves])
+        notes = prepare(j, st, moves) if prepare is not None and moves else {}
         yield Started(op, len(selection))
         result = BatchResult(batch=new_batch_id(), op=op)
         for o in selection:
@@ -78,6 +87,8 @@ def _execute(
         to_loc = QUARANTINE if op == MOVE else DATASET
         pending_loc: list[str] = []
         for o in run_moves(result.batch, j, op, moves, force_copy, chunk, crash):
+            if o.status == "moved" and o.rel in notes:
+                o.note = "; ".join(x for x in (o.note, notes[o.rel]) if x)
             (result.moved if o.status == "moved" else result.skipped).append(o)
             if o.status == "moved":
                 pending_loc.append(o.rel)
@@ -87,6 +98,7 @@ def _execute(
             yield o
         if st is not None and pending_loc:
             st.set_location(pending_loc, to_loc)
+        clean_staging(root, j.read())  # a killed repair's unjournaled candidates (under our lock)
         result.seconds = time.perf_counter() - t0
         yield result
     finally:
@@ -196,7 +208,15 @@ def restore_iter(
         return [Move(e.rel, res.qpath(e.rel, where), res.src(e.rel, where), e.size, None,
                      e.verdict, e.reasons, expect_hash=e.hash, expect_size=e.size) for e in sel]
 
-    yield from _execute(root_p, RESTORE, select, store, _force_copy(force_copy), chunk, t0)
+    yield from _execute(root_p, RESTORE, select, store, _force_copy(force_copy), chunk, t0,
+                        prepare=None if orphans else _set_aside_repaired(root_p))
+
+
+def _set_aside_repaired(root: Path) -> Prepare:
+    """Before originals come back: move their repaired copies aside (`core.quarantine.repaired`)."""
+    def prepare(journal: Journal, store: ScanStore | None, moves: list[Move]) -> dict[str, str]:
+        return set_aside_for_restore(root, journal, [m.rel for m in moves], store)
+    return prepare
 
 
 def _orphan_moves(root: Path, view: JournalView, res: Resolver) -> list[Move | Outcome]:

@@ -10,8 +10,9 @@ from where it sits (`corrupted_videos/<rel>` came from `<rel>`), which is how
 every move names its destination, so `restore --orphans` can put it back
 through the journal like any other restore (never overwriting).
 
-Nexara's own files (the journal, its space reserve, partial copies of pending moves)
-are not orphans; a partial copy no pending move explains is reported as one
+Nexara's own files (the journal, its space reserve, partial copies of pending moves,
+and `corrupted_videos/.repair/`, where repaired copies are set aside by a journaled
+`aside` when their originals are restored) are not orphans; a partial copy no pending move explains is reported as one
 that cannot be restored.
 """
 
@@ -23,7 +24,7 @@ from pathlib import Path
 
 from core.dataset import QUARANTINE_DIR
 from core.errors import NexaraError
-from core.journal import JOURNAL_NAME, RESERVE_NAME, JournalView
+from core.journal import JOURNAL_NAME, REPAIR_DIR, RESERVE_NAME, JournalView
 from core.quarantine.moves import partial_paths
 from core.quarantine.paths import PARTIAL_SUFFIX, check_quarantine_dir, check_rel
 from core.quarantine.records import Orphan
@@ -44,8 +45,10 @@ def find_orphans(root: Path, view: JournalView) -> list[Orphan]:
             pending_partials.add(p)
     out: list[Orphan] = []
     for dirpath, dirnames, filenames in os.walk(qdir):
-        dirnames.sort()
         top = dirpath == qdir
+        if top and REPAIR_DIR in dirnames and not os.path.islink(os.path.join(dirpath, REPAIR_DIR)):
+            dirnames.remove(REPAIR_DIR)  # set-aside repaired copies: journaled, not quarantined originals
+        dirnames.sort()
         for name in sorted(filenames + [d for d in dirnames if os.path.islink(os.path.join(dirpath, d))]):
             if top and name in _OWN:
                 continue

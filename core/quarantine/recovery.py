@@ -20,6 +20,16 @@ recovered journal: a restore after a crash sees the crashed batch as done (or
 rolled back), never as it was at the moment of the kill. Recovery then re-syncs
 the scan store's `location` column with the journal (a crash between the two
 cannot leave them disagreeing).
+
+Repair's moves (`put`: a verified repaired copy from ROOT/.nexara-repair/<batch>/<rel>
+to ROOT/<rel>; `aside`: that copy out again, to corrupted_videos/.repair/<batch>/<rel>,
+before its original is restored) follow the same rules, with one more: a `put`
+cut off after its original reached the quarantine (same batch, done) while the
+staged copy is still the one the intent recorded is finished — renamed into the
+free dataset path — rather than rolled back, so the dataset never loses the
+clip to a crash between the two moves of one repair. A put is never a copy, so
+recovery never finds half a clip at a dataset path. The store rows of puts and
+asides of an interrupted batch are rewritten (`core.quarantine.repaired`).
 """
 
 from __future__ import annotations
@@ -32,10 +42,23 @@ from pathlib import Path
 from core.dataset import QUARANTINE_DIR
 from core.errors import NexaraError
 from core.fsops import fsync_dir, rename_noreplace
-from core.journal import DONE, MOVE, ROLLED_BACK, Entry, Journal, JournalView, fast_hash
+from core.journal import (
+    ASIDE,
+    DONE,
+    MOVE,
+    PUT,
+    REPAIR_DIR,
+    REPAIR_STAGING,
+    ROLLED_BACK,
+    Entry,
+    Journal,
+    JournalView,
+    fast_hash,
+)
 from core.quarantine.moves import partial_paths
 from core.quarantine.paths import Resolver, check_rel, check_writable, resolve_root
 from core.quarantine.records import RecoveryAction
+from core.quarantine.repaired import store_after_recovery
 from core.store import DATASET, QUARANTINE, ScanStore
 from core.userpaths import shown
 
@@ -53,6 +76,7 @@ def recover(root: str | Path, store: ScanStore | None = None, journal: Journal |
     view = j.read()
     pending = view.pending()
     actions: list[RecoveryAction] = []
+    completed: list[Entry] = []  # puts and asides of interrupted batches: their store rows follow
     if pending:
         res = Resolver(root_p)
         checked = [(e, *entry_paths(e, res)) for e in pending]  # refuse bad paths before acting
@@ -65,8 +89,12 @@ def recover(root: str | Path, store: ScanStore | None = None, journal: Journal |
             checked = [(e, *entry_paths(e, res)) for e in view.pending()]
         try:
             finals = []
+            originals = {(x.batch, x.rel): x for x in view.entries.values() if x.op == MOVE}
             for e, src, dst in checked:
-                act = _recover_one(e, src, dst)
+                if e.op == PUT:
+                    act = _recover_put(e, src, dst, originals.get((e.batch, e.rel)), res)
+                else:
+                    act = _recover_one(e, src, dst)
                 actions.append(act)
                 if act.action != "attention":
                     e.state = DONE if act.action == "finished" else ROLLED_BACK
@@ -82,7 +110,15 @@ def recover(root: str | Path, store: ScanStore | None = None, journal: Journal |
             if own:
                 j.close()
         view = j.read()
-    sync_store(root_p, view, store)
+        # A crash may also have come after a repair's done records and before its store rows: every
+        # put or aside of a crashed batch that is still the last word on its path gets its row checked.
+        crashed = {e.batch for e, _, _ in checked}
+        last: dict[str, Entry] = {}
+        for x in sorted(view.entries.values(), key=lambda x: x.order):
+            if x.state == DONE:
+                last[x.rel] = x
+        completed = [x for x in last.values() if x.batch in crashed and x.op in (PUT, ASIDE)]
+    sync_store(root_p, view, store, completed)
     return actions
 
 
@@ -90,12 +126,62 @@ def entry_paths(e: Entry, res: Resolver) -> tuple[str, str]:
     """(src, dst) on disk of a journal entry, refusing an entry whose paths do not match its rel."""
     where = f"{shown(res.qdir)}/journal.jsonl line {e.line}"
     rel = check_rel(e.rel, where)
+    if e.op in (PUT, ASIDE):
+        return _repair_paths(e, rel, res, where)
     q = f"{QUARANTINE_DIR}/{rel}"
     expect = (rel, q) if e.op == MOVE else (q, rel)
     if (e.src, e.dst) != expect:
         raise NexaraError(f"{where}: src/dst {shown(e.src)} → {shown(e.dst)} do not match {shown(rel)}; refusing")
     ds, qs = res.src(rel, where), res.qpath(rel, where)
     return (ds, qs) if e.op == MOVE else (qs, ds)
+
+
+def _repair_paths(e: Entry, rel: str, res: Resolver, where: str) -> tuple[str, str]:
+    """put: .nexara-repair/<batch>/<rel> → <rel>; aside: <rel> → corrupted_videos/.repair/<b>/<rel>,
+    where <b> is the batch of the put that placed the copy (the aside has a batch of its own)."""
+    staged_side, prefix = (e.src, REPAIR_STAGING) if e.op == PUT else (e.dst, f"{QUARANTINE_DIR}/{REPAIR_DIR}")
+    token, _, orel = staged_side.removeprefix(prefix + "/").partition("/")
+    ok = (staged_side.startswith(prefix + "/") and orel == rel
+          and (e.dst if e.op == PUT else e.src) == rel
+          and bool(token) and token.isascii() and token.replace("-", "").isalnum()
+          and (e.op != PUT or token == e.batch))
+    if not ok:
+        raise NexaraError(f"{where}: src/dst {shown(e.src)} → {shown(e.dst)} do not match {shown(rel)}; refusing")
+    if e.op == PUT:
+        return res.src(f"{REPAIR_STAGING}/{token}/{rel}", where), res.src(rel, where)
+    return res.src(rel, where), res.qpath(f"{REPAIR_DIR}/{token}/{rel}", where)
+
+
+def _recover_put(e: Entry, src: str, dst: str, original: Entry | None, res: Resolver) -> RecoveryAction:
+    """A pending put: finished when it happened, or when its original is in the quarantine.
+
+    The staged copy is only ever renamed (never copied) into the dataset, so a
+    dataset path holds the original, the whole verified copy, or nothing.
+    """
+    def act(action: str, message: str) -> RecoveryAction:
+        return RecoveryAction(e.batch, e.seq, e.op, e.rel, action, message)
+
+    s, d = os.path.lexists(src), os.path.lexists(dst)
+    if d and not s:
+        return act("finished", "the repaired copy had been put in place; recorded as done")
+    if s and not d:
+        in_q = (original is not None and original.state == DONE
+                and os.path.lexists(res.qpath(e.rel, "journal")))
+        if in_q and _matches(src, e) and not os.path.islink(src):
+            try:
+                rename_noreplace(src, dst)
+            except FileExistsError:
+                return act("rolled_back", "a file appeared at the dataset path; the repaired copy was "
+                                          "not put there")
+            return act("finished", "its original had reached the quarantine: the repaired copy was "
+                                   "put in place")
+        return act("rolled_back", "the repaired copy was not put in place; it stays in staging")
+    if not s and not d:
+        return act("rolled_back", "the repaired copy is in neither place (removed by someone else?)")
+    if _matches(dst, e):
+        return act("finished", "the repaired copy is in place (a second copy stays in staging)")
+    return act("rolled_back", "the dataset path holds another file (left alone); the repaired copy "
+                              "stays in staging")
 
 
 def _matches(path: str, e: Entry) -> bool:
@@ -141,20 +227,27 @@ def _recover_one(e: Entry, src: str, dst: str) -> RecoveryAction:
     return act("attention", "both paths hold files that do not match the journal; nothing touched")
 
 
-def sync_store(root: Path, view: JournalView, store: ScanStore | None) -> None:
-    """Make the store's `location` agree with the journal (a crash may have come between them)."""
+def sync_store(root: Path, view: JournalView, store: ScanStore | None,
+               completed: list[Entry] | None = None) -> None:
+    """Make the store's `location` agree with the journal (a crash may have come between them).
+
+    `completed`: the puts and asides of the batches recovery just finished; their rows
+    change content too (a repaired copy's result, or the original's again).
+    """
     if store is None:
         if not ScanStore.exists_for(root):
             return
         with ScanStore.for_root(root) as s:
-            sync_store(root, view, s)
+            sync_store(root, view, s, completed)
         return
     want: dict[str, str] = {}
     for e in sorted(view.entries.values(), key=lambda e: e.order):
-        if e.state == DONE:
-            want[e.rel] = QUARANTINE if e.op == MOVE else DATASET
+        if e.state == DONE:  # ASIDE leaves the original in quarantine; PUT fills the dataset path
+            want[e.rel] = QUARANTINE if e.op in (MOVE, ASIDE) else DATASET
     have = store.locations()
     for loc in (QUARANTINE, DATASET):
         fix = [rel for rel, w in want.items() if w == loc and rel in have and have[rel] != loc]
         if fix:
             store.set_location(fix, loc)
+    if completed:
+        store_after_recovery(root, store, completed)

@@ -12,7 +12,9 @@ temporary file on the host (`temp_list_on`: written over SFTP, deleted once the
 job has ended) and `nexara quarantine ROOT --files-from PATH --yes` runs there
 as a detached job (`host.start_job`), which this screen follows (`host.attach`)
 for progress; a dropped link loses nothing.
-`u` undoes the last batch (`nexara restore ROOT --batch ID`). All host I/O runs
+`u` undoes the last batch (`nexara restore ROOT --batch ID`). `R` opens the
+Repair view (`nexara_tui.screens.repair`): what `nexara repair` would recover
+for the approved files (or all), with frames of each repaired candidate. All host I/O runs
 in thread workers; the UI thread only draws, once per batch of results.
 """
 
@@ -80,6 +82,8 @@ class QuarantineScreen(Screen):
                 tooltip="Move the approved files into ROOT/corrupted_videos/ (asks first; undoable)"),
         Binding("u", "undo", "Undo", id="quarantine.undo",
                 tooltip="Undo the last batch: move its files back"),
+        Binding("R", "repair", "Repair", id="quarantine.repair",
+                tooltip="Show what repair would recover (approved files, or all), with frames; y applies"),
         Binding("p", "preview", "Preview", show=False, id="quarantine.preview",
                 tooltip="Reload the frame preview of the selected file"),
     ]
@@ -413,6 +417,24 @@ class QuarantineScreen(Screen):
                 self._start_job("moving", [r.path for r in rows])
 
         self.app.push_screen(ConfirmScreen(question), answered)
+
+    def action_repair(self) -> None:
+        """Repair (issue 14): the view of candidates; an applied batch becomes the one `u` undoes."""
+        from nexara_tui.screens.repair import RepairScreen
+
+        if self.busy:
+            self.notify(f"already {self.busy}", severity="warning")
+            return
+        approved = [r.path for r in self.approved_rows()]
+
+        def done(batch: str | None) -> None:
+            if batch:
+                self.last_batch = batch
+                self._broadcast_next = True
+                self.reload()
+                self._set_status(f"repair batch {escape(batch)} applied; u: undo")
+
+        self.app.push_screen(RepairScreen(approved or None), done)
 
     def action_undo(self) -> None:
         if self.busy:
