@@ -34,7 +34,7 @@ from core.errors import NexaraError
 from core.events import emit, event, raise_on_error
 
 COMMAND_MODULES = (
-    "demo", "scan", "results", "preview", "decide", "quarantine", "restore",
+    "demo", "scan", "results", "preview", "decide", "dupes", "ingest", "quarantine", "restore",
     "extract", "train", "evaluate", "monitor", "job", "remote", "tui",
 )
 

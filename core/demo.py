@@ -27,6 +27,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from core.demo_dupes import plant_duplicates
 from core.errors import NexaraError
 
 if TYPE_CHECKING:  # numpy is imported where frames are made: `nexara <anything> --help`
@@ -769,6 +770,7 @@ def iter_make_demo(
         )
         yield done, len(jobs), rel
     gt.write(root)
+    plant_duplicates(root, gt, clips_per_class)  # duplicates hook (issue 15, core.demo_dupes)
     return gt
 
 

@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from core.dataset import VideoFile
+from core.fingerprint import FrameCollector, fingerprint_of
 from core.reasons import REASONS, Severity, severity_of
 from core.records import LEVELS, FileResult, Verdict
 
@@ -140,6 +141,7 @@ class _Probe:
     declared_frames: int = 0  # the container's frame count, where it keeps one
     width: int | None = None
     height: int | None = None
+    fp: Any = None  # fingerprint hook: a core.fingerprint.FrameCollector fed every decoded frame
 
 
 def check_file(
@@ -190,12 +192,16 @@ def _check(path: Path, base: FileResult, level: str, th: Thresholds) -> FileResu
     if size == 0:
         return _fatal(base, "empty_file", f"{base.path}: 0 bytes")
 
-    probe = _Probe()
+    probe = _Probe(fp=FrameCollector())
     with _lock:
         _run_av(path, level, th, probe)
     if _looks_mov(path, head, probe):
         probe.box_overrun = _box_overrun(path, size)
-    return _decide(base, probe, head, th)
+    result = _decide(base, probe, head, th)
+    # --- fingerprint hook (core.fingerprint, issue 15): the frames decoded above, hashed ---
+    if result.usable:
+        result.fingerprint = fingerprint_of(path, probe.fp, size)
+    return result
 
 
 def _fatal(base: FileResult, code: str, message: str) -> FileResult:
@@ -358,6 +364,8 @@ def _drain(vs: Any, probe: _Probe, tb: float) -> None:
 
 
 def _count_frame(f: Any, probe: _Probe, tb: float) -> None:
+    if probe.fp is not None:  # fingerprint hook (core.fingerprint): every decoded picture
+        probe.fp.add(f, tb)
     probe.frames += 1
     if f.is_corrupt:
         probe.frames_corrupt += 1

@@ -56,13 +56,22 @@ class FileResult:
     width: int | None = None
     height: int | None = None
     fps: float | None = None
+    # core.fingerprint.Fingerprint of a usable clip, from the worker to the store's
+    # fingerprint table; never in to_dict() (events, reports and the result JSON stay as they were).
+    fingerprint: Any = field(default=None, repr=False, compare=False)
 
     @property
     def usable(self) -> bool:
         return self.verdict.usable
 
     def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
+        fp = self.fingerprint
+        self.fingerprint = None  # asdict would deep-copy it only for us to drop it
+        try:
+            d = asdict(self)
+        finally:
+            self.fingerprint = fp
+        d.pop("fingerprint", None)
         d["verdict"] = self.verdict.value
         d["class"] = d.pop("cls")
         return d

@@ -121,6 +121,10 @@ def scan(
     summary = Summary()
     with _terminate_cleanly(), ScanStore.for_root(root) as store:
         cached = store.cached_dicts(listing.videos, level)
+        # --- fingerprint hook (issue 15): a usable clip stored without a current fingerprint
+        # (scanned before fingerprints existed, or of another FP_VERSION) is checked again.
+        for rel in store.lacking_fingerprints(cached):
+            del cached[rel]
         to_check = [v for v in listing.videos if v.rel not in cached]
         store.set_meta("last_scan", {
             "level": level, "started": time.time(), "complete": False,
@@ -164,6 +168,7 @@ def scan(
                 now = time.monotonic()
                 if len(batch) >= COMMIT_EVERY_FILES or now - last_commit >= COMMIT_EVERY_S:
                     store.put_many(batch)
+                    store.put_fingerprints(batch)  # fingerprint hook (issue 15)
                     batch.clear()
                     last_commit = now
                 yield event("file", result=r.to_dict(), cached=False)
@@ -177,8 +182,10 @@ def scan(
                 pool.close()
             if batch:
                 store.put_many(batch)
+                store.put_fingerprints(batch)  # fingerprint hook (issue 15)
                 batch.clear()
         store.prune({v.rel for v in listing.videos})
+        store.prune_fingerprints()  # fingerprint hook (issue 15)
         seconds = round(time.monotonic() - t0, 3)
         store.set_meta("last_scan", {
             "level": level, "finished": time.time(), "complete": True, "total": total,
