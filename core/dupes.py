@@ -138,6 +138,7 @@ class Report:
     clips: int = 0  # usable clips with a fingerprint
     redundant: dict[str, int] = field(default_factory=dict)  # class → copies beyond the first
     distinct: dict[tuple[str, str], int] = field(default_factory=dict)  # (split, class) → footage
+    redundant_in: dict[tuple[str, str], int] = field(default_factory=dict)  # (split, class) → copies
     rule: MatchRule = field(default_factory=MatchRule)
     seconds: float = 0.0
 
@@ -391,6 +392,7 @@ def analyse(prints: Sequence[Print], rule: MatchRule | None = None) -> Report:
     for g in groups:
         for key, n in Counter((p.split, p.cls) for p in g.files).items():
             per[key] -= n - 1
+            rep.redundant_in[key] = rep.redundant_in.get(key, 0) + n - 1
         for cls, n in Counter(p.cls for p in g.files).items():
             redundant[cls] += n - 1
     rep.distinct = dict(per)
@@ -433,3 +435,22 @@ def findings(groups: Iterable[Group], redundant: dict[str, int],
             "much smaller than its clip count.",
         ))
     return out
+
+
+def footage_for_decision(rep: Report, limit: int = 3) -> Any:
+    """The `core.decision.Footage` of a report: redundant copies and the findings, capped.
+
+    A dataset with thousands of leaking groups gets `limit` examples and one
+    line with the count, not thousands of lines in the decision matrix.
+    """
+    from core.decision import Footage
+
+    out: list[tuple[str, str, str]] = []
+    for code, what in (("leakage", "cross splits"), ("label_conflict", "carry different classes")):
+        fs = [f for f in rep.findings if f.code == code]
+        out.extend((f.severity, f.code, f.message) for f in fs[:limit])
+        if len(fs) > limit:
+            out.append(("critical", code, f"… {len(fs) - limit:,} more group(s) of copies that {what}"
+                        f" ({len(fs):,} in all): `nexara dupes ROOT --report dupes.json` lists them."))
+    out.extend((f.severity, f.code, f.message) for f in rep.findings if f.code == "redundant_copies")
+    return Footage(redundant=dict(rep.redundant_in), redundant_all=dict(rep.redundant), findings=out)
