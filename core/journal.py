@@ -43,8 +43,11 @@ from core.fsops import fsync_dir
 JOURNAL_NAME = "journal.jsonl"
 INTENT, DONE, ROLLED_BACK = "intent", "done", "rolled_back"
 MOVE, RESTORE = "move", "restore"
+# Ingest (issue 15, core.ingest): a clip moved in from outside ROOT (src: its absolute path
+# there, dst: its ROOT-relative path), and the undo that moves it back out.
+INGEST, UNINGEST = "ingest", "uningest"
 STATES = (INTENT, DONE, ROLLED_BACK)
-OPS = (MOVE, RESTORE)
+OPS = (MOVE, RESTORE, INGEST, UNINGEST)
 
 _HEAD = 256 * 1024
 _SAMPLE = 16 * 1024

@@ -70,10 +70,12 @@ from core.errors import NexaraError
 from core.fsops import fsync_dir, makedirs_durable, rename_noreplace
 from core.journal import (
     DONE,
+    INGEST,
     INTENT,
     MOVE,
     RESTORE,
     ROLLED_BACK,
+    UNINGEST,
     Entry,
     Journal,
     JournalView,
@@ -403,6 +405,9 @@ class _Move:
     outcome: Outcome | None = None
     sdir: str = ""
     ddir: str = ""
+    # The journal's src/dst when they are not the dataset ↔ quarantine pair (ingest, core.ingest).
+    jsrc: str = ""
+    jdst: str = ""
 
     def __post_init__(self) -> None:
         self.sdir = self.sdir or os.path.dirname(self.src)
@@ -452,7 +457,7 @@ def _run(
             q = qprefix + m.rel
             intents.append(_ENC.encode({
                 "batch": batch, "seq": seq, "op": op, "rel": m.rel,
-                "src": m.rel if op == MOVE else q, "dst": q if op == MOVE else m.rel,
+                "src": m.jsrc or (m.rel if op == MOVE else q), "dst": m.jdst or (q if op == MOVE else m.rel),
                 "size": m.size, "hash": m.hash, "verdict": m.verdict, "reasons": m.reasons,
                 "time": now, "method": m.method, "state": INTENT,
             }))
@@ -495,7 +500,7 @@ def _exists_outcome(m: _Move, op: str) -> Outcome:
         return Outcome(m.rel, "skipped", m.size, "reappeared",
                        f"{m.rel}: a file has reappeared at the original path; left in quarantine, not overwriting")
     return Outcome(m.rel, "skipped", m.size, "exists",
-                   f"{m.rel}: {QUARANTINE_DIR}/{m.rel} already exists; not overwriting")
+                   f"{m.rel}: {m.jdst or QUARANTINE_DIR + '/' + m.rel} already exists; not overwriting")
 
 
 def _precheck(m: _Move, op: str) -> int:
@@ -653,6 +658,10 @@ def recover(root: str | Path, store: ScanStore | None = None, journal: Journal |
 
 def _entry_paths(e: Entry, res: _Resolver) -> tuple[str, str]:
     where = f"{res.qdir}/journal.jsonl line {e.line}"
+    if e.op in (INGEST, UNINGEST):  # moves across ROOT's edge (core.ingest checks those paths)
+        from core.ingest import entry_paths
+
+        return entry_paths(e, res, where)
     rel = check_rel(e.rel, where)
     q = f"{QUARANTINE_DIR}/{rel}"
     expect = (rel, q) if e.op == MOVE else (q, rel)
@@ -715,7 +724,10 @@ def _sync_store(root: Path, view: JournalView, store: ScanStore | None) -> None:
     want: dict[str, str] = {}
     for e in sorted(view.entries.values(), key=lambda e: e.order):
         if e.state == DONE:
-            want[e.rel] = QUARANTINE if e.op == MOVE else DATASET
+            if e.op == UNINGEST:
+                want.pop(e.rel, None)  # gone from the dataset (core.ingest forgets its rows)
+            else:
+                want[e.rel] = QUARANTINE if e.op == MOVE else DATASET
     have = store.locations()
     for loc in (QUARANTINE, DATASET):
         fix = [rel for rel, w in want.items() if w == loc and rel in have and have[rel] != loc]
@@ -766,7 +778,7 @@ def _execute(
         pending_loc: list[str] = []
         for o in _run(result.batch, j, op, moves, force_copy, chunk, crash):
             (result.moved if o.status == "moved" else result.skipped).append(o)
-            if o.status == "moved":
+            if o.status == "moved" and op in (MOVE, RESTORE):
                 pending_loc.append(o.rel)
                 if st is not None and len(pending_loc) >= 8192:
                     st.set_location(pending_loc, to_loc)
@@ -780,6 +792,19 @@ def _execute(
         j.close()
         if own_store and st is not None:
             st.close()
+
+
+def run_moves(
+    root: Path, moves: list[_Move], op: str, store: ScanStore | None = None,
+    force_copy: bool | None = None, chunk: int = CHUNK, t0: float | None = None,
+) -> Iterator[Outcome | BatchResult | RecoveryAction]:
+    """Journaled moves of another kind (`core.ingest`): recovery first, the same protocol."""
+    if force_copy is None:
+        force_copy = os.environ.get("NEXARA_QUARANTINE_FORCE_COPY") == "1"
+    return _execute(root, moves, op, store, force_copy, chunk, t0 or time.perf_counter())
+
+
+Move = _Move  # public name for callers of run_moves
 
 
 def execute(
@@ -839,10 +864,19 @@ def restore_iter(
     for e in view.entries.values():
         _entry_paths(e, res)
     inq = view.in_quarantine()
+    # Ingest batches (core.ingest) are undone by moving their clips back out; "last" is the
+    # newest batch of either kind that still has files to undo.
+    from core.ingest import ingested, undo_iter
+
+    ing = ingested(view)
     if batch == "last":
-        if not inq:
+        if not inq and not ing:
             raise NexaraError(f"{root_p}: nothing is in quarantine")
-        batch = max(inq.values(), key=lambda e: e.order).batch
+        batch = max([*inq.values(), *ing.values()], key=lambda e: e.order).batch
+    if batch is not None and any(e.batch == batch for e in ing.values()):
+        yield from undo_iter(root_p, [e for e in ing.values() if e.batch == batch], store,
+                             force_copy, chunk, t0)
+        return
     if batch is not None:
         sel = [e for e in inq.values() if e.batch == batch]
         if not sel:

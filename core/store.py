@@ -253,6 +253,14 @@ class ScanStore:
             yield (_rel(row[0]), _rel(row[1]), _rel(row[2]), *row[3:])
 
 
+    def get_fingerprint(self, rel: str) -> tuple[int, str, bytes] | None:
+        """(size, content hash, frames blob) of rel's current fingerprint, or None."""
+        from core.fingerprint import FP_VERSION
+
+        return self._db.execute(
+            "SELECT size, content, frames FROM fingerprints WHERE rel=? AND version=?",
+            (_key(rel), FP_VERSION)).fetchone()
+
     def forget(self, rels: Iterable[str]) -> None:
         """Drop the rows (files and fingerprints) of files that left the dataset (an undone ingest)."""
         keys = [(_key(r),) for r in rels]

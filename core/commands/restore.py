@@ -50,16 +50,19 @@ def events(args: argparse.Namespace) -> Iterator[dict[str, Any]]:
 
 def _selection(root: Path, args: argparse.Namespace) -> list[str]:
     from core import quarantine as q
+    from core.ingest import ingested
 
-    inq = q.quarantined(root)
+    view = q.journal_view(root)
+    inq = view.in_quarantine()
     if args.all:
         return list(inq)
     if args.file:
         return [args.file] if args.file in inq else []
+    undoable = {**inq, **ingested(view)}  # an ingest batch is undone by `--batch` too
     batch = args.batch
-    if batch == "last" and inq:
-        batch = max(inq.values(), key=lambda e: e.order).batch
-    return [r for r, e in inq.items() if e.batch == batch]
+    if batch == "last" and undoable:
+        batch = max(undoable.values(), key=lambda e: e.order).batch
+    return [r for r, e in undoable.items() if e.batch == batch]
 
 
 def render(events: Iterable[dict[str, Any]], args: argparse.Namespace) -> int:
@@ -81,6 +84,10 @@ def render(events: Iterable[dict[str, Any]], args: argparse.Namespace) -> int:
             out.print(f"[yellow]not restored[/] {escape(ev['message'])}", highlight=False)
         elif t == "batch" and not ev["moved"] and not ev["skipped"]:
             out.print("nothing to restore", highlight=False)
+        elif t == "batch" and ev.get("op") == "uningest":
+            out.print(f"[green]undid ingest: {ev['moved']} file(s) moved back out[/] "
+                      f"({human_size(ev['bytes'])}), {ev['skipped']} not moved, batch {ev['batch']}",
+                      highlight=False)
         elif t == "batch":
             out.print(f"[green]restored {ev['moved']} file(s)[/] ({human_size(ev['bytes'])}), "
                       f"{ev['skipped']} not restored, batch {ev['batch']}", highlight=False)
