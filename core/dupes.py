@@ -48,7 +48,7 @@ if TYPE_CHECKING:
     from core.store import ScanStore
 
 EXACT, NEAR = "exact", "near"
-DEFAULT_THRESHOLD = 7  # bits of 64 (README "Duplicates": measured on real copies vs look-alikes)
+DEFAULT_THRESHOLD = 6  # bits of 64 (README "Duplicates": measured on real copies vs look-alikes)
 # Which split keeps footage that leaks: the held-out splits are small and measure the
 # deployment gate; train loses one copy of thousands. First listed wins.
 KEEP_SPLIT_ORDER = ("test", "val", "train")

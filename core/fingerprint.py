@@ -28,9 +28,9 @@ the same generator, see the README):
   degenerate bits.
 - colour in the descriptor: without chroma, distinct smooth clips of one
   generator (same gradient shape, other colours) were 4 bits apart; with it, 14+.
-- low-information frames (flat, black, fades: luma standard deviation below
-  `FLAT_STD` grey levels) are dropped: every clip that starts black would match
-  every other. Concealed frames (`is_corrupt`) are skipped: their pictures are
+- low-information frames (flat, black, fades: spatial variation of luma and
+  chroma below `FLAT_STD` grey levels, see `information`) are dropped: every
+  clip that starts black would match every other. Concealed frames (`is_corrupt`) are skipped: their pictures are
   the decoder's guess.
 - our own ~20 lines of numpy rather than `imagehash`: imagehash takes a PIL
   image, so every frame would be converted to a full-size RGB PIL image
@@ -62,7 +62,8 @@ FP_VERSION = 1
 THUMB = 16  # thumbnail side (pixels), luma; chroma is averaged to THUMB // 2
 BITS = 64
 MAX_FRAMES = 48  # frames kept per clip (evenly thinned in time beyond this)
-FLAT_STD = 3.0  # grey levels: a thumbnail whose luma is flatter than this carries no picture
+FLAT_STD = 3.0  # grey levels of spatial variation (see `information`): below it, no picture
+CORNER_WEIGHT = 0.25  # how much the corner squares count (see _corner_weights)
 _PROJECTION_SEED = 20260915  # part of FP_VERSION: another seed is another hash
 
 
@@ -140,7 +141,7 @@ class FrameCollector:
         stack = np.frombuffer(b"".join(self.thumbs[i] for i in order), np.uint8).reshape(
             len(order), 3, THUMB, THUMB)
         times = [float(self.times[i]) for i in order]
-        informative = stack[:, 0].reshape(len(stack), -1).std(axis=1) >= FLAT_STD
+        informative = information(stack) >= FLAT_STD
         fp.flat = int((~informative).sum())
         hashes = simhash(stack[informative])
         fp.times = [round(t, 3) for t, keep in zip(times, informative, strict=True) if keep]
@@ -166,9 +167,41 @@ def descriptors(yuv: np.ndarray) -> np.ndarray:
     x = yuv.astype(np.float64)
     n, h = len(x), THUMB // 2
     y = x[:, 0].reshape(n, -1)
-    y = y - y.mean(axis=1, keepdims=True)
-    uv = x[:, 1:].reshape(n, 2, h, 2, h, 2).mean(axis=(3, 5)).reshape(n, -1) - 128.0
+    y = (y - y.mean(axis=1, keepdims=True)) * _corner_weights(THUMB).ravel()
+    uv = x[:, 1:].reshape(n, 2, h, 2, h, 2).mean(axis=(3, 5)) - 128.0
+    uv = (uv * _corner_weights(h)).reshape(n, -1)
     return np.concatenate([y, uv], axis=1)
+
+
+def _corner_weights(side: int) -> np.ndarray:
+    """1 everywhere but the four corner squares (a quarter of the side each way): CORNER_WEIGHT.
+
+    Logos, watermarks and channel bugs sit in corners; distinct footage differs
+    everywhere, so damping the corners costs little discrimination and keeps a
+    burnt-in logo from turning a copy into another picture.
+    """
+    import numpy as np
+
+    w = np.ones((side, side))
+    c = max(1, side // 4)
+    for ys in (slice(0, c), slice(side - c, side)):
+        for xs in (slice(0, c), slice(side - c, side)):
+            w[ys, xs] = CORNER_WEIGHT
+    return w
+
+
+def information(yuv: np.ndarray) -> np.ndarray:
+    """How much picture a thumbnail holds: the RMS spatial variation of luma and chroma
+    (corners damped as in the descriptor), in grey levels. A black, flat or faded frame is ~0;
+    a clip whose two colours have the same brightness still varies in chroma."""
+    import numpy as np
+
+    d = descriptors(yuv)
+    n_y = THUMB * THUMB
+    y, uv = d[:, :n_y], d[:, n_y:].reshape(len(d), 2, -1)
+    w = _corner_weights(THUMB // 2).ravel()
+    uv = (uv - (uv * w).sum(axis=2, keepdims=True) / w.sum()) * w
+    return np.sqrt((y ** 2).mean(axis=1) + (uv ** 2).mean(axis=(1, 2)))
 
 
 def simhash(yuv: np.ndarray) -> np.ndarray:

@@ -36,7 +36,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("root", metavar="ROOT", help="the dataset folder that was scanned")
     p.add_argument("--report", metavar="FILE.json", help="write the groups and findings as JSON")
     p.add_argument("--threshold", type=int, metavar="T",
-                   help="max differing bits (of 64) for two frames to match (default 7)")
+                   help="max differing bits (of 64) for two frames to match (default 6)")
     add_common(p)
     p.set_defaults(cmd=sys.modules[__name__], client_options=("--report",))
 
