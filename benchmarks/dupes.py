@@ -71,7 +71,7 @@ def brute_pairs(prints: list[Print], rule: MatchRule, queries: np.ndarray | None
     h, clip = index.hashes, index.clip
     qclips = np.arange(len(prints)) if queries is None else queries
     found: set[tuple[int, int]] = set()
-    block = 2048
+    block = max(1, 16_000_000 // max(len(h), 1))  # ~16 M frame pairs (≈150 MB) per step
     qframes = np.concatenate([np.arange(index.starts[c], index.starts[c + 1]) for c in qclips])
     for s in range(0, len(qframes), block):
         q = qframes[s:s + block]

@@ -271,17 +271,24 @@ def candidate_pairs(index: FrameIndex, rule: MatchRule, min_shared: Any = None) 
     if n < 2:
         return np.zeros((0, 2), np.int64)
     k = key_bits(n)
+    idx_bits = max(1, int(n - 1).bit_length())
+    if k + idx_bits > 64:
+        k = 64 - idx_bits
     rng = np.random.default_rng(_LSH_SEED)
+    by_byte = h.view(np.uint8).reshape(n, 8)  # little-endian: column b holds bits 8b..8b+7
     found: list[Any] = []
     for _ in range(rule.tables):
-        bits = rng.choice(64, size=k, replace=False).astype(np.uint64)
+        bits = rng.choice(64, size=k, replace=False)
         key = np.zeros(n, np.uint64)
-        for j, b in enumerate(bits):
-            key |= ((h >> b) & np.uint64(1)) << np.uint64(j)
-        order = np.argsort(key, kind="stable")
-        ks = key[order]
+        for b, lut in enumerate(_byte_luts(bits)):
+            if lut is not None:
+                key |= lut[by_byte[:, b]]
+        # sort (key, frame) packed in one word: a plain sort, no indirection
+        packed = np.sort((key << np.uint64(idx_bits)) | np.arange(n, dtype=np.uint64))
+        ks = packed >> np.uint64(idx_bits)
+        order = (packed & np.uint64((1 << idx_bits) - 1)).astype(np.int64)
         # runs of equal keys; runs longer than max_bucket are not distinctive
-        boundary = np.flatnonzero(np.diff(ks)) + 1
+        boundary = np.flatnonzero(ks[1:] != ks[:-1]) + 1
         run_start = np.concatenate(([0], boundary))
         run_len = np.diff(np.concatenate((run_start, [n])))
         long_run = np.repeat(run_len > rule.max_bucket, run_len)
@@ -290,17 +297,36 @@ def candidate_pairs(index: FrameIndex, rule: MatchRule, min_shared: Any = None) 
             if not same.any():
                 break
             a, b = order[:-o][same], order[o:][same]
-            found.append(np.stack([np.minimum(a, b), np.maximum(a, b)], axis=1))
+            found.append(np.minimum(a, b) * n + np.maximum(a, b))
     if not found:
         return np.zeros((0, 2), np.int64)
-    fp = np.unique(np.concatenate(found), axis=0)  # distinct frame pairs
-    ca, cb = index.clip[fp[:, 0]], index.clip[fp[:, 1]]
+    fp = np.unique(np.concatenate(found))  # distinct frame pairs, as a * n + b
+    ca, cb = index.clip[fp // n], index.clip[fp % n]
     keep = ca != cb
     ca, cb = np.minimum(ca[keep], cb[keep]), np.maximum(ca[keep], cb[keep])
-    pairs, shared = np.unique(np.stack([ca, cb], axis=1), axis=0, return_counts=True)
+    m = len(index.starts) - 1
+    keys, shared = np.unique(ca * m + cb, return_counts=True)
+    pairs = np.stack([keys // m, keys % m], axis=1)
     sizes = np.diff(index.starts)
     need = np.where(np.minimum(sizes[pairs[:, 0]], sizes[pairs[:, 1]]) <= 1, 1, 2)
     return pairs[shared >= need]
+
+
+def _byte_luts(bits: Any) -> list[Any]:
+    """For each byte of a hash, a 256-entry table giving that byte's part of the LSH key.
+
+    The key's bit j is the hash's bit `bits[j]`; gathering it per byte is 8 table
+    lookups per table instead of a shift-and-mask per sampled bit.
+    """
+    import numpy as np
+
+    values = np.arange(256, dtype=np.uint64)
+    luts: list[Any] = [None] * 8
+    for j, bit in enumerate(int(b) for b in bits):
+        byte, pos = divmod(bit, 8)
+        part = ((values >> np.uint64(pos)) & np.uint64(1)) << np.uint64(j)
+        luts[byte] = part if luts[byte] is None else luts[byte] | part
+    return luts
 
 
 # -- grouping ------------------------------------------------------------------------------------
