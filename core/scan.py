@@ -122,9 +122,11 @@ def scan(
     with _terminate_cleanly(), ScanStore.for_root(root) as store:
         cached = store.cached_dicts(listing.videos, level)
         # --- fingerprint hook (issue 15): a usable clip stored without a current fingerprint
-        # (scanned before fingerprints existed, or of another FP_VERSION) is checked again.
-        for rel in store.lacking_fingerprints(cached):
-            del cached[rel]
+        # (scanned before fingerprints existed, or of another FP_VERSION) is checked again —
+        # by the default checker, the one that fingerprints (core.integrity).
+        if checker == DEFAULT_CHECKER:
+            for rel in store.lacking_fingerprints(cached):
+                del cached[rel]
         to_check = [v for v in listing.videos if v.rel not in cached]
         store.set_meta("last_scan", {
             "level": level, "started": time.time(), "complete": False,
