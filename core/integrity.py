@@ -293,6 +293,8 @@ def _decode(av: Any, path: Path, level: str, th: Thresholds, probe: _Probe) -> N
         if vs.duration and vs.time_base:
             probe.duration = float(vs.duration * vs.time_base)
             probe.duration_from_stream = True
+        if probe.fp is not None:  # fingerprint hook (core.fingerprint): how densely to sample
+            probe.fp.expect(probe.duration, level)
         # One decoder thread: a scan runs one worker per core, and frame threads on
         # top of that only add contention (measured: slower on a busy box).
         vs.codec_context.thread_count = DECODER_THREADS
