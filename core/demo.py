@@ -770,7 +770,7 @@ def iter_make_demo(
         )
         yield done, len(jobs), rel
     gt.write(root)
-    plant_duplicates(root, gt, clips_per_class)  # duplicates hook (issue 15, core.demo_dupes)
+    plant_duplicates(root, gt, clips_per_class, kinds)  # duplicates hook (issue 15, core.demo_dupes)
     return gt
 
 

@@ -6,10 +6,11 @@ gives: another quality, another size, a cut head, another container, a logo.
 The duplicates tests, the threshold benchmark and `nexara demo make` use them.
 
 `plant_duplicates` is the demo's hook (called once from `core.demo.iter_make_demo`):
-a demo of at least PLANT_MIN_CLIPS clips per class gets a remuxed copy of a
-train clip in test (leakage), a downscaled re-encode of a train clip next to it
-(a redundant copy) and a byte-identical copy in val (an exact copy), all clean
-and listed in the ground truth, with `duplicates` (copy → original) beside it.
+a full demo (every damage kind) of at least PLANT_MIN_CLIPS clips per class
+gets a remuxed copy of a train clip in test (leakage), a downscaled re-encode
+of a train clip next to it (a redundant copy) and a byte-identical copy in val
+(an exact copy), all clean and listed in the ground truth, with `duplicates`
+(copy → original) beside it.
 """
 
 from __future__ import annotations
@@ -87,12 +88,17 @@ def remux(src: Path | str, dst: Path | str) -> Path:
     return dst
 
 
-def plant_duplicates(root: Path | str, gt: Any, clips_per_class: int) -> dict[str, str]:
-    """Write the demo's planted copies (see module doc); returns copy → original (rel paths)."""
+def plant_duplicates(root: Path | str, gt: Any, clips_per_class: int,
+                     kinds: list[str] | None = None) -> dict[str, str]:
+    """Write the demo's planted copies (see module doc); returns copy → original (rel paths).
+
+    Part of the full demo only: a demo restricted to some damage kinds (`kinds` not
+    None, e.g. the clean datasets the training tests build) gets none.
+    """
     from core.demo import GROUND_TRUTH_NAME, GroundTruthEntry
 
     root = Path(root)
-    if clips_per_class < PLANT_MIN_CLIPS:
+    if clips_per_class < PLANT_MIN_CLIPS or kinds is not None:
         return {}
 
     def first_clean(folder: str) -> str | None:

@@ -259,11 +259,9 @@ def key_bits(n_frames: int) -> int:
     return int(min(30, max(10, math.ceil(math.log2(max(n_frames, 2))) + 3)))
 
 
-def candidate_pairs(index: FrameIndex, rule: MatchRule, min_shared: Any = None) -> Any:
-    """Clip pairs (i < j) sharing LSH keys on enough frame pairs: (m, 2) int64 array.
-
-    `min_shared(i, j)` defaults to 2 frame pairs (1 where either clip has one frame).
-    """
+def candidate_pairs(index: FrameIndex, rule: MatchRule) -> Any:
+    """Clip pairs (i < j) sharing LSH keys on two distinct frame pairs (one where either clip
+    has a single frame): an (m, 2) int64 array."""
     import numpy as np
 
     h = index.hashes

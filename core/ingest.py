@@ -207,7 +207,11 @@ def execute_iter(plan: IngestPlan, force_copy: bool | None = None) -> Iterator[A
         rel = q.check_rel(it.dest, "ingest plan")
         ddir, dst = res.src_dir(rel, "ingest plan")
         src = os.path.join(str(inc), *it.src.split("/"))
-        st = os.stat(src)
+        try:
+            st = os.stat(src)
+        except OSError:
+            yield q.Outcome(rel, "skipped", it.size, "vanished", f"{it.src}: vanished from INCOMING")
+            continue
         moves.append(q.Move(rel, src, dst, st.st_size, st.st_mtime_ns, it.verdict, it.reasons,
                             ddir=ddir, jsrc=src, jdst=rel))
     q._check_writable([str(rt), res.qdir, *{m.sdir for m in moves}, *{m.ddir for m in moves}], rt)

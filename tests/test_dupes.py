@@ -255,3 +255,27 @@ def test_lsh_grouping_finds_what_brute_force_finds(seed):
     assert truth <= brute, f"seed {seed}"
     got = {(i, j) for i, j, _ in dupes.matched_pairs(prints, rule)}
     assert got == brute, f"seed {seed}: index missed {brute - got}, extra {got - brute}"
+
+
+def test_the_demo_plants_copies_and_dupes_finds_them_with_the_leak(tmp_path, capsys):
+    from core.demo import GROUND_TRUTH_NAME, make_demo
+    from core.demo_dupes import PLANT_MIN_CLIPS
+
+    root = tmp_path / "demo"
+    make_demo(root, clips_per_class=PLANT_MIN_CLIPS, seed=5)
+    planted = json.loads((root / GROUND_TRUTH_NAME).read_text())["duplicates"]
+    assert len(planted) == 3
+    assert any(c.startswith("test/") and o.startswith("train/") for c, o in planted.items())
+    list(scan(root, workers=2))
+    with ScanStore.for_root(root) as store:
+        report = analyse(load_prints(store))
+    where = _groups_by_file(report.groups)
+    assert len(report.groups) == 3
+    for copy, orig in planted.items():
+        assert where[copy] == where[orig], copy
+    assert [f.code for f in report.findings].count("leakage") == 1
+    assert main(["decide", str(root)]) == 0
+    assert "CRITICAL Leakage" in " ".join(capsys.readouterr().out.split())
+    # a restricted demo (the training tests' clean datasets) has none
+    make_demo(tmp_path / "clean", clips_per_class=PLANT_MIN_CLIPS, seed=5, kinds=[])
+    assert "duplicates" not in json.loads((tmp_path / "clean" / GROUND_TRUTH_NAME).read_text())
