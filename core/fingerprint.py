@@ -131,9 +131,7 @@ class FrameCollector:
         if not key and self.last_t is not None and abs(t - self.last_t) < self.gap:
             return
         if self._reformatter is None:
-            from av.video.reformatter import VideoReformatter
-
-            self._reformatter = VideoReformatter()
+            self._reformatter = _reformatter()
         # yuv420p: no colour conversion for most video (measured 74 µs vs 463 µs for yuv444p
         # at 640×360), and its 8×8 chroma is the resolution the descriptor uses
         small = self._reformatter.reformat(frame, width=THUMB, height=THUMB, format="yuv420p",
@@ -166,12 +164,28 @@ class FrameCollector:
         stack = np.frombuffer(b"".join(self.thumbs[i] for i in order), np.uint8).reshape(
             len(order), THUMB_BYTES)
         times = [float(self.times[i]) for i in order]
-        informative = information(stack) >= FLAT_STD
+        d = descriptors(stack)  # once: both the information test and the hash use it
+        informative = _information(d) >= FLAT_STD
         fp.flat = int((~informative).sum())
-        hashes = simhash(stack[informative])
+        hashes = _simhash(d[informative])
         fp.times = [round(t, 3) for t, keep in zip(times, informative, strict=True) if keep]
         fp.hashes = [int(h) for h in hashes]
         return fp
+
+
+_REFORMATTER: Any = None
+
+
+def _reformatter() -> Any:
+    """One scaler per process, reused across files: its SwsContext (the area filter for one
+    input size) is rebuilt only when the input size changes, not for every clip. One check
+    runs at a time per process (core.integrity's lock), so sharing is safe."""
+    global _REFORMATTER
+    if _REFORMATTER is None:
+        from av.video.reformatter import VideoReformatter
+
+        _REFORMATTER = VideoReformatter()
+    return _REFORMATTER
 
 
 def _plane_bytes(plane: Any) -> bytes:
@@ -207,21 +221,32 @@ def _corner_weights(side: int) -> np.ndarray:
     """
     import numpy as np
 
-    w = np.ones((side, side))
-    c = max(1, side // 4)
-    for ys in (slice(0, c), slice(side - c, side)):
-        for xs in (slice(0, c), slice(side - c, side)):
-            w[ys, xs] = CORNER_WEIGHT
+    w = _WEIGHTS.get(side)
+    if w is None:
+        w = np.ones((side, side))
+        c = max(1, side // 4)
+        for ys in (slice(0, c), slice(side - c, side)):
+            for xs in (slice(0, c), slice(side - c, side)):
+                w[ys, xs] = CORNER_WEIGHT
+        w.setflags(write=False)
+        _WEIGHTS[side] = w
     return w
+
+
+_WEIGHTS: dict[int, Any] = {}
 
 
 def information(yuv: np.ndarray) -> np.ndarray:
     """How much picture a thumbnail holds: the RMS spatial variation of luma and chroma
     (corners damped as in the descriptor), in grey levels. A black, flat or faded frame is ~0;
     a clip whose two colours have the same brightness still varies in chroma."""
+
+    return _information(descriptors(yuv))
+
+
+def _information(d: np.ndarray) -> np.ndarray:
     import numpy as np
 
-    d = descriptors(yuv)
     n_y = THUMB * THUMB
     y, uv = d[:, :n_y], d[:, n_y:].reshape(len(d), 2, -1)
     w = _corner_weights(THUMB // 2).ravel()
@@ -233,10 +258,17 @@ def simhash(yuv: np.ndarray) -> np.ndarray:
     """64-bit SimHash of each thumbnail's descriptor: (n, THUMB_BYTES) uint8 → (n,) uint64."""
     import numpy as np
 
-    global _PROJECTION
     if len(yuv) == 0:
         return np.zeros(0, np.uint64)
-    d = descriptors(yuv)
+    return _simhash(descriptors(yuv))
+
+
+def _simhash(d: np.ndarray) -> np.ndarray:
+    import numpy as np
+
+    global _PROJECTION
+    if len(d) == 0:
+        return np.zeros(0, np.uint64)
     if _PROJECTION is None:
         _PROJECTION = np.random.default_rng(_PROJECTION_SEED).standard_normal((d.shape[1], BITS))
     # einsum, not `@`: a 48×384 by 384×64 product is microseconds in a plain loop, while a
