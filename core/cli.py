@@ -42,8 +42,8 @@ from core.events import Event, EventType, as_event, emit, event, raise_on_error
 N = TypeVar("N", int, float)
 
 COMMAND_MODULES = (
-    "demo", "scan", "results", "preview", "decide", "quarantine", "restore", "repair",
-    "extract", "train", "evaluate", "monitor", "job", "remote", "tui", "redownload",
+    "demo", "scan", "results", "preview", "decide", "dupes", "ingest", "quarantine", "restore",
+    "repair", "extract", "train", "evaluate", "monitor", "job", "remote", "tui", "redownload",
 )
 
 

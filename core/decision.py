@@ -141,6 +141,14 @@ class Row:
     multiplier_uncapped: int | None = None  # the seed's convention before max_multiplier
     effective: int | None = None  # valid × multiplier
     redownload: int | None = None  # Option A: target − valid, never below 0
+    # Distinct footage among the valid clips (copies of one footage in this split/class count
+    # once; core.dupes). None: no fingerprints; the plan then uses `valid`.
+    distinct: int | None = None
+
+    @property
+    def footage(self) -> int:
+        """What the plan counts: distinct footage where known, else valid clips."""
+        return self.valid if self.distinct is None else self.distinct
 
 
 @dataclass
@@ -295,8 +303,13 @@ def _agg(c: Counts, dl: bool) -> dict[str, Any]:
 # -- the matrix -----------------------------------------------------------------
 
 
-def decide(summary: Summary, policy: DecisionPolicy | None = None) -> Decision:
-    """The whole matrix from split × class counts. Pure; O(number of groups)."""
+def decide(summary: Summary, policy: DecisionPolicy | None = None,
+           footage: Footage | None = None) -> Decision:
+    """The whole matrix from split × class counts. Pure; O(number of groups).
+
+    `footage` (from `core.dupes`): redundant copies per split × class and the
+    duplicates findings; the plan then counts distinct footage (see Row.footage).
+    """
     policy = policy or DecisionPolicy()
     dl = policy.damaged_is_lost
     overall = summary.overall
@@ -338,6 +351,8 @@ def decide(summary: Summary, policy: DecisionPolicy | None = None) -> Decision:
             r = _row(basis, cls, Counts(), 0, policy)
             rows.append(r)
             plan[cls] = r
+    if footage is not None:
+        _apply_footage(rows, basis, footage)
     weights, multipliers, majority, rule = _plan(plan, policy, findings)
 
     total, lost = overall.total, overall.lost(dl)
@@ -350,6 +365,8 @@ def decide(summary: Summary, policy: DecisionPolicy | None = None) -> Decision:
         Band(REBUILD, f"> {policy.band_high * 100:g} %", "Rebuild the dataset", band == REBUILD),
     ]
 
+    if footage is not None:  # leakage and label conflicts first: they void the held-out numbers
+        findings[:0] = [Finding(*f) for f in footage.findings]
     if total == 0:
         findings.insert(0, Finding("critical", "no_clips",
                                    "The scan counted no clips: there is nothing to decide on."))
@@ -378,6 +395,23 @@ def decide(summary: Summary, policy: DecisionPolicy | None = None) -> Decision:
     )
 
 
+@dataclass
+class Footage:
+    """What the duplicates analysis adds to the matrix (built by core.dupes.footage_for_decision)."""
+
+    redundant: dict[tuple[str, str], int]  # (split, class) → copies beyond the first there
+    redundant_all: dict[str, int]  # class → copies beyond the first over every split
+    findings: list[tuple[str, str, str]]  # (severity, code, message)
+
+
+def _apply_footage(rows: list[Row], basis: str, footage: Footage) -> None:
+    """Distinct footage per row: valid clips less the redundant copies there (never below 0)."""
+    for r in rows:
+        extra = (footage.redundant_all.get(r.cls, 0) if r.split == "all splits"
+                 else footage.redundant.get((r.split, r.cls), 0))
+        r.distinct = max(0, r.valid - extra)
+
+
 def _row(split: str, cls: str, c: Counts, split_valid: int, policy: DecisionPolicy) -> Row:
     dl = policy.damaged_is_lost
     valid = c.valid(dl)
@@ -401,30 +435,30 @@ def _plan(plan: dict[str, Row], policy: DecisionPolicy,
     the weights are majority/count. "both" is the seed's Option B as written.
     """
     for r in plan.values():
-        r.redownload = max(0, policy.redownload_target - r.valid)
-    present = {cls: r for cls, r in plan.items() if r.valid > 0}
+        r.redownload = max(0, policy.redownload_target - r.footage)
+    present = {cls: r for cls, r in plan.items() if r.footage > 0}
     if not present:
         for r in plan.values():
             r.effective = 0
         return {}, {}, None, ""
     # Majority: most valid clips; ties broken by name so the result is stable.
-    majority = max(sorted(present), key=lambda c: present[c].valid)
-    m = present[majority].valid
-    n_samples = sum(r.valid for r in present.values())
+    majority = max(sorted(present), key=lambda c: present[c].footage)
+    m = present[majority].footage
+    n_samples = sum(r.footage for r in present.values())
     n_classes = len(present)
     base = policy.augmentation_multiplier
-    mp = plan_multipliers({c: r.valid for c, r in present.items()}, base,
+    mp = plan_multipliers({c: r.footage for c, r in present.items()}, base,
                           policy.max_multiplier, policy.balance_tolerance)
     use_plan = policy.rebalance in (MULTIPLIERS, BOTH)
     for cls, r in plan.items():
-        if r.valid == 0:
+        if r.footage == 0:
             r.effective = 0
             continue
-        r.weight = m / r.valid
-        r.weight_balanced = n_samples / (n_classes * r.valid)
+        r.weight = m / r.footage
+        r.weight_balanced = n_samples / (n_classes * r.footage)
         r.multiplier_uncapped = mp.uncapped[cls]
         r.multiplier = mp.multipliers[cls] if use_plan else base
-        r.effective = r.valid * r.multiplier
+        r.effective = r.footage * r.multiplier
     top = max(r.effective or 0 for r in present.values())
     residual = use_plan and mp.after > tolerance_ratio(policy.balance_tolerance) * (1 + 1e-12)
     for r in present.values():
@@ -452,10 +486,10 @@ def _plan(plan: dict[str, Row], policy: DecisionPolicy,
 
 def _balance_summary(plan: dict[str, Row], policy: DecisionPolicy, rule: str) -> dict[str, Any]:
     """Shares of the valid and the effective counts (and of the weighted mass), per class."""
-    present = [r for r in plan.values() if r.valid > 0 and r.effective]
+    present = [r for r in plan.values() if r.footage > 0 and r.effective]
     if len(present) < 2:
         return {}
-    n_valid = sum(r.valid for r in present)
+    n_valid = sum(r.footage for r in present)
     n_eff = sum(r.effective or 0 for r in present)
     mass = {r.cls: (r.effective or 0) * (r.weight_applied or 1.0) for r in present}
     n_mass = sum(mass.values())
@@ -465,7 +499,7 @@ def _balance_summary(plan: dict[str, Row], policy: DecisionPolicy, rule: str) ->
         "tolerance": policy.balance_tolerance,
         "classes": {
             r.cls: {
-                "valid": r.valid, "share_before": r.valid / n_valid,
+                "valid": r.footage, "share_before": r.footage / n_valid,
                 "multiplier": r.multiplier, "effective": r.effective,
                 "share_after": (r.effective or 0) / n_eff,
                 "weight": r.weight_applied, "share_weighted": mass[r.cls] / n_mass,
@@ -673,7 +707,8 @@ def _recommend(band: str, rate: float, lost: int, total: int, plan: dict[str, Ro
         "(journaled, undo with `nexara restore ROOT`).",
         "Restart feature extraction on the clean dataset, then train with the optimal config.",
     ]
-    need_txt = ", ".join(f"{r.cls} needs {r.redownload:,} more (has {r.valid:,})" for r in starved) \
+    need_txt = ", ".join(f"{r.cls} needs {r.redownload:,} more (has {r.footage:,}"
+                         f"{' distinct' if r.distinct is not None else ''})" for r in starved) \
         or "every class already has its target"
     option_a = Option(
         "A", "Re-download corrupted videos",

@@ -97,6 +97,13 @@ class EventType(StrEnum):
     REDOWNLOAD_START = "redownload_start"
     DOWNLOAD = "download"
     REDOWNLOAD_END = "redownload_end"
+    # the same footage twice (core.dupes) and new clips in (core.ingest)
+    DUPES = "dupes"
+    INGEST_START = "ingest_start"
+    INGEST_SCAN = "ingest_scan"
+    INGEST_ITEM = "ingest_item"
+    INGEST_PLAN = "ingest_plan"
+    INGEST_SUMMARY = "ingest_summary"
 
 
 class JobStatus(StrEnum):
@@ -683,6 +690,120 @@ class RedownloadEndEvent(_Base):
     seconds: float
 
 
+# -- duplicates (`nexara dupes`, core.dupes) and ingest (`nexara ingest`, core.ingest)
+
+# One file of a group of the same footage; "class" is a keyword, hence the functional form.
+DupesMember = TypedDict("DupesMember", {
+    "path": str,  # relative to ROOT
+    "split": str, "class": str, "size": int, "verdict": str, "width": int, "height": int,
+})
+
+
+class DupesGroup(TypedDict):
+    """`core.dupes.Group.to_dict()`: clips that are the same footage."""
+
+    files: list[str]  # relative to ROOT
+    kind: str  # "exact" (same bytes) | "near" (same pictures)
+    splits: list[str]
+    classes: list[str]
+    keep: str  # the copy kept by default: in the split that does not leak, the best quality there
+    keep_split: str
+    members: list[DupesMember]
+
+
+class DupesFinding(TypedDict):
+    severity: str  # "critical" | "warning" | "info"
+    code: str  # "leakage" | "label_conflict" | "redundant_copies"
+    message: str
+
+
+DupesDistinct = TypedDict("DupesDistinct", {"split": str, "class": str, "distinct": int})
+
+
+class DupesEvent(_Base):
+    """The whole report of `nexara dupes ROOT` (`core.dupes.Report.to_dict()`)."""
+
+    type: Literal[EventType.DUPES]
+    root: str
+    groups: list[DupesGroup]
+    findings: list[DupesFinding]
+    clips: int  # usable clips with a fingerprint
+    missing: int  # usable clips without one (scanned before fingerprints existed)
+    redundant: dict[str, int]  # class → copies beyond the first
+    distinct: list[DupesDistinct]
+    rule: dict[str, Any]  # core.dupes.MatchRule
+    seconds: float
+
+
+class IngestStartEvent(_Base):
+    type: Literal[EventType.INGEST_START]
+    incoming: str
+    root: str
+    split: str | None
+    cls: str | None
+    level: str
+
+
+class IngestScanEvent(_Base):
+    """The scans ingest runs: of ROOT (phase "root"), then of INCOMING ("incoming")."""
+
+    type: Literal[EventType.INGEST_SCAN]
+    phase: str
+    step: str  # "start" | "progress" | "summary" (the scan's own event it follows)
+    done: NotRequired[int]
+    total: NotRequired[int | None]
+    rate: NotRequired[float | None]
+    eta_s: NotRequired[float | None]
+    to_check: NotRequired[int]
+    cached: NotRequired[int]
+    checked: NotRequired[int]
+    seconds: NotRequired[float]
+
+
+class IngestItemEvent(_Base):
+    """One incoming clip and what ingest decided for it (`core.ingest.IngestItem`)."""
+
+    type: Literal[EventType.INGEST_ITEM]
+    src: str  # relative to INCOMING
+    split: str
+    cls: str
+    status: str  # "add" | "corrupt" | "duplicate" | "unplaced"
+    size: int
+    dest: str  # relative to ROOT ("add")
+    reason: str  # one line: why it was rejected
+    reasons: list[str]  # the scan's reason codes
+    duplicate_of: str  # "ROOT/<rel>" | "INCOMING/<rel>"
+    verdict: str
+    sidecar: str  # the yt-dlp `.info.json` moved with it (relative to INCOMING), or ""
+
+
+class IngestPlanEvent(_Base):
+    type: Literal[EventType.INGEST_PLAN]
+    incoming: str
+    root: str
+    counts: dict[str, int]  # add, corrupt, duplicate, unplaced
+    add_bytes: int
+    dry_run: bool
+
+
+class IngestSummaryEvent(_Base):
+    """The last event of an ingest."""
+
+    type: Literal[EventType.INGEST_SUMMARY]
+    incoming: str
+    root: str
+    dry_run: bool
+    added: int
+    planned: int
+    rejected_corrupt: int
+    rejected_duplicate: int
+    unplaced: int
+    not_moved: int  # planned, but skipped by the move (changed, or the name was taken meanwhile)
+    sidecars: int  # `.info.json` sidecars moved along with their clips
+    batch: str | None  # undo: nexara restore ROOT --batch ID
+    seconds: float
+
+
 Event = (StartEvent | FileEvent | ProgressEvent | SummaryEvent | ResultsEvent | LogEvent |
     ErrorEvent | JobEvent | JobEndEvent | JobStartedEvent | DecisionEvent | PlanEvent |
     PlannedEvent | MovedEvent | SkippedEvent | BatchEvent | RecoveredEvent | QuarantineEvent |
@@ -690,7 +811,8 @@ Event = (StartEvent | FileEvent | ProgressEvent | SummaryEvent | ResultsEvent | 
     ResumedEvent | PreviewEvent | DemoEvent | DemoVerifyEvent | TrainStartEvent |
     EpochEvent | TrainEndEvent | FeaturesEvent | EvaluationEvent | GpuEvent | ProbeEvent |
     RemoteCheckEvent | RemoteInstallEvent | ClusterEvent | RedownloadPlanEvent |
-    RedownloadStartEvent | DownloadEvent | RedownloadEndEvent)
+    RedownloadStartEvent | DownloadEvent | RedownloadEndEvent | DupesEvent | IngestStartEvent |
+    IngestScanEvent | IngestItemEvent | IngestPlanEvent | IngestSummaryEvent)
 """Any event. Narrow it with `ev["type"] == EventType.X` (or `match ev["type"]`)."""
 
 _KNOWN = {m.value: m for m in EventType}

@@ -45,6 +45,7 @@ from typing import Any
 
 from core.dataset import VideoFile
 from core.ffmpeg_messages import UNCLASSIFIED, classify
+from core.fingerprint import FrameCollector, fingerprint_of
 from core.mp4box import TOP_LEVEL_TYPES, top_level_overrun
 from core.reasons import REASONS, Severity, severity_of
 from core.records import LEVELS, FileResult, Verdict
@@ -130,6 +131,8 @@ class _Probe:
     escalated: bool = False
     width: int | None = None
     height: int | None = None
+    # Fingerprint hook (core.fingerprint, issue 15): fed every real picture this pass decodes.
+    fp: FrameCollector = field(default_factory=FrameCollector)
 
 
 def check_file(
@@ -190,7 +193,12 @@ def _check(path: Path, base: FileResult, level: str, th: Thresholds) -> FileResu
             probe.marks = marks
     if head[4:8] in TOP_LEVEL_TYPES or any(m in probe.format_name for m in _MOV_FAMILY):
         probe.box_overrun = top_level_overrun(path)
-    return _decide(base, probe, head, th)
+    result = _decide(base, probe, head, th)
+    # Fingerprint hook (core.fingerprint, issue 15): the pictures of the pass that decided — the
+    # full pass when standard escalated — hashed; nothing is decoded for it.
+    if result.usable:
+        result.fingerprint = fingerprint_of(path, probe.fp, size)
+    return result
 
 
 def _fatal(base: FileResult, code: str, message: str) -> FileResult:
@@ -202,7 +210,8 @@ def _run_av(path: Path, level: str, th: Thresholds) -> _Probe:
     import av
     import av.logging as avlog
 
-    probe = _Probe(level=level)
+    # fingerprint hook (core.fingerprint): a full pass offers it the standard windows' pictures only
+    probe = _Probe(level=level, fp=FrameCollector(windowed=level == "full"))
     old_level = avlog.get_level()
     old_skip = avlog.get_skip_repeated()
     avlog.set_level(_AV_LOG_WARNING)
@@ -328,6 +337,8 @@ def _measure(av: Any, path: Path, level: str, th: Thresholds, probe: _Probe) -> 
             if level == "full" or (level == "standard" and in_window < th.window_frames) or (
                 level == "quick" and packet.is_keyframe
             ):
+                if level == "full" and in_window < th.window_frames:  # fingerprint hook: a standard window
+                    probe.fp.mark(packet.pts if packet.pts is not None else packet.dts)
                 in_window += 1
                 probe.packets_decoded += 1
                 frames = decode_packet(packet)
@@ -360,6 +371,7 @@ def _take(frames: list[Any], probe: _Probe, tb: float) -> None:
         t = frame_time(f, tb)
         if t is not None:
             probe.real.append(t)
+            probe.fp.add(f, t)  # fingerprint hook (core.fingerprint): a real decoded picture
 
 
 def _suspicious(probe: _Probe, th: Thresholds) -> bool:

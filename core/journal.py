@@ -75,7 +75,11 @@ PUT, ASIDE = "put", "aside"
 REPAIR_STAGING = ".nexara-repair"
 REPAIR_DIR = ".repair"
 STATES = (INTENT, DONE, ROLLED_BACK)
-OPS = (MOVE, RESTORE, PUT, ASIDE)
+# Ingest (issue 15, core.ingest): a clip moved in from outside ROOT (src: its absolute path
+# in the INCOMING folder the batch names, dst: its ROOT-relative path), and the undo that moves it
+# back out (src: ROOT-relative, dst: that absolute path). See core.ingest.entry_paths.
+INGEST, UNINGEST = "ingest", "uningest"
+OPS = (MOVE, RESTORE, PUT, ASIDE, INGEST, UNINGEST)
 
 _HEAD = 256 * 1024
 _SAMPLE = 16 * 1024
@@ -140,6 +144,10 @@ class Entry:
     note: str = ""
     line: int = 0  # 1-based line of the intent record (for error messages)
     order: int = 0  # position of the last state change in the journal
+    # ingest / uningest (core.ingest): the INCOMING folder the batch named (absolute), and for a
+    # clip's `.info.json` sidecar the ROOT-relative path of the clip it travels with.
+    incoming: str = ""
+    of: str = ""
 
     @property
     def key(self) -> tuple[str, int]:
@@ -156,6 +164,19 @@ class JournalView:
 
     def pending(self) -> list[Entry]:
         return [e for e in self.entries.values() if e.state == INTENT]
+
+    def ingested(self) -> dict[str, Entry]:
+        """rel → the `ingest` entry for files (clips and their sidecars) whose last completed
+        operation is an ingest: what `restore --batch` can still move back out."""
+        last: dict[str, Entry] = {}
+        for e in sorted(self.entries.values(), key=lambda e: e.order):
+            if e.state == DONE:
+                last[e.rel] = e
+        return {rel: e for rel, e in last.items() if e.op == INGEST}
+
+    def undoable(self) -> dict[str, Entry]:
+        """What `restore --batch` can undo: the quarantined files and the ingested ones."""
+        return {**self.ingested(), **self.in_quarantine()}
 
     def in_quarantine(self) -> dict[str, Entry]:
         """rel → the `move` entry for files whose last completed operation is a move."""
@@ -174,7 +195,8 @@ class JournalView:
             if e.op == PUT:
                 b["op"] = "repair"
             b["states"][e.state] = b["states"].get(e.state, 0) + 1
-            if e.state == DONE and e.op != PUT:  # a repair batch counts its originals once
+            # a repair batch counts its originals once; an ingest its clips (not their sidecars)
+            if e.state == DONE and e.op != PUT and not e.of:
                 b["count"] += 1
                 b["bytes"] += e.size
             b["files"].append({"rel": e.rel, "state": e.state, "size": e.size,
@@ -215,7 +237,7 @@ def parse_records(data: bytes) -> JournalView:
                     dst=_str(d, "dst"), size=int(d.get("size", 0)), hash=str(d.get("hash", "")),
                     verdict=str(d.get("verdict", "")), reasons=list(d.get("reasons") or []),
                     time=float(d.get("time", 0.0)), method=str(d.get("method", "rename")),
-                    line=n, order=n,
+                    line=n, order=n, incoming=str(d.get("incoming") or ""), of=str(d.get("of") or ""),
                 )
             except (ValueError, TypeError):
                 view.bad_lines.append(n)

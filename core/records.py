@@ -69,13 +69,22 @@ class FileResult:
     # Set when this file is a verified repaired copy (core.repair): strategy, batch, seconds kept
     # and the original's result under "from" (its verdict, reasons, size…); None otherwise.
     repair: dict[str, Any] | None = None
+    # core.fingerprint.Fingerprint of a usable clip, from the worker to the store's
+    # fingerprint table; never in to_dict() (events, reports and the result JSON stay as they were).
+    fingerprint: Any = field(default=None, repr=False, compare=False)
 
     @property
     def usable(self) -> bool:
         return self.verdict.usable
 
     def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
+        fp = self.fingerprint
+        self.fingerprint = None  # asdict would deep-copy it only for us to drop it
+        try:
+            d = asdict(self)
+        finally:
+            self.fingerprint = fp
+        d.pop("fingerprint", None)
         d["verdict"] = self.verdict.value
         d["class"] = d.pop("cls")
         return d

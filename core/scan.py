@@ -147,6 +147,12 @@ def scan(
     summary = Summary()
     with _terminate_cleanly(), ScanStore.for_root(root) as store:
         cached = store.cached_dicts(listing.videos, level)
+        # --- fingerprint hook (issue 15): a usable clip stored without a current fingerprint
+        # (scanned before fingerprints existed, or of another FP_VERSION) is checked again —
+        # by the default checker, the one that fingerprints (core.integrity).
+        if checker == DEFAULT_CHECKER:
+            for rel in store.lacking_fingerprints(cached):
+                del cached[rel]
         to_check = [v for v in listing.videos if v.rel not in cached]
         source_notes = record_sources(store, root, listing.videos, manifest)
         store.set_meta("last_scan", {
@@ -195,6 +201,7 @@ def scan(
                 now = time.monotonic()
                 if len(batch) >= COMMIT_EVERY_FILES or now - last_commit >= COMMIT_EVERY_S:
                     store.put_many(batch)
+                    store.put_fingerprints(batch)  # fingerprint hook (issue 15)
                     batch.clear()
                     last_commit = now
                 yield event("file", result=r.to_dict(), cached=False)
@@ -214,11 +221,13 @@ def scan(
             try:
                 if batch:
                     store.put_many(batch)
+                    store.put_fingerprints(batch)  # fingerprint hook (issue 15)
                     batch.clear()
             finally:
                 if runner is not None:
                     runner.close()
         store.prune({v.rel for v in listing.videos})
+        store.prune_fingerprints()  # fingerprint hook (issue 15)
         seconds = round(time.monotonic() - t0, 3)
         store.set_meta("last_scan", {
             "level": level, "finished": time.time(), "complete": True, "total": total,

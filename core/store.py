@@ -117,6 +117,7 @@ class ScanStore:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
             db.executescript(_SCHEMA)
+            db.executescript(_FP_SCHEMA)  # fingerprints (issue 15), below
         except BaseException:
             db.close()
             raise
@@ -273,3 +274,91 @@ class ScanStore:
 
     def has_results(self) -> bool:
         return self._db.execute("SELECT 1 FROM files LIMIT 1").fetchone() is not None
+
+    # ---------------------------------------------------------------------------------------------
+    # Fingerprints (issue 15, core.fingerprint / core.dupes). A separate table, so the files table
+    # and its readers are untouched: one row per usable clip, valid while the file's size and mtime
+    # match the files row and `version` is core.fingerprint.FP_VERSION. Rows of files that left the
+    # store are ignored by the join (and pruned with `prune_fingerprints`).
+    # ---------------------------------------------------------------------------------------------
+
+    def put_fingerprints(self, results: Iterable[FileResult]) -> None:
+        rows = [
+            (rel_key(r.path), r.size, r.mtime_ns, r.fingerprint.version, r.fingerprint.content,
+             r.fingerprint.to_blob())
+            for r in results if getattr(r, "fingerprint", None) is not None
+        ]
+        if not rows:
+            return
+        self._db.executemany(
+            "INSERT INTO fingerprints(rel, size, mtime_ns, version, content, frames) VALUES(?,?,?,?,?,?)"
+            " ON CONFLICT(rel) DO UPDATE SET size=excluded.size, mtime_ns=excluded.mtime_ns,"
+            " version=excluded.version, content=excluded.content, frames=excluded.frames",
+            rows,
+        )
+        self._db.commit()
+
+
+    def lacking_fingerprints(self, cached: dict[str, dict[str, Any]]) -> set[str]:
+        """Of these cached results, the usable ones without a current fingerprint (to check again)."""
+        from core.fingerprint import FP_VERSION
+
+        have = {
+            key_rel(rel): (size, mtime)
+            for rel, size, mtime in self._db.execute(
+                "SELECT rel, size, mtime_ns FROM fingerprints WHERE version=?", (FP_VERSION,))
+        }
+        return {
+            rel for rel, d in cached.items()
+            if d.get("verdict") != Verdict.CORRUPT.value
+            and have.get(rel) != (d.get("size"), d.get("mtime_ns"))
+        }
+
+
+    def fingerprint_rows(self, location: str = DATASET) -> Iterator[tuple[Any, ...]]:
+        """(rel, split, cls, verdict, size, result_json, content, frames_blob) of usable clips there."""
+        from core.fingerprint import FP_VERSION
+
+        for row in self._db.execute(
+            "SELECT f.rel, f.split, f.cls, f.verdict, f.size, f.result, p.content, p.frames"
+            " FROM files f JOIN fingerprints p ON p.rel = f.rel AND p.size = f.size"
+            " AND p.mtime_ns = f.mtime_ns AND p.version = ?"
+            " WHERE f.location = ? AND f.verdict != ? ORDER BY f.rel",
+            (FP_VERSION, location, Verdict.CORRUPT.value),
+        ):
+            yield (key_rel(row[0]), key_rel(row[1]), key_rel(row[2]), *row[3:])
+
+
+    def get_fingerprint(self, rel: str) -> tuple[int, str, bytes] | None:
+        """(size, content hash, frames blob) of rel's current fingerprint, or None."""
+        from core.fingerprint import FP_VERSION
+
+        return self._db.execute(
+            "SELECT size, content, frames FROM fingerprints WHERE rel=? AND version=?",
+            (rel_key(rel), FP_VERSION)).fetchone()
+
+    def forget(self, rels: Iterable[str]) -> None:
+        """Drop the rows (files and fingerprints) of files that left the dataset (an undone ingest)."""
+        keys = [(rel_key(r),) for r in rels]
+        self._db.executemany("DELETE FROM files WHERE rel=?", keys)
+        self._db.executemany("DELETE FROM fingerprints WHERE rel=?", keys)
+        self._db.commit()
+
+
+    def prune_fingerprints(self) -> int:
+        cur = self._db.execute("DELETE FROM fingerprints WHERE rel NOT IN (SELECT rel FROM files)")
+        self._db.commit()
+        return cur.rowcount
+
+
+# Fingerprint block (issue 15): the table behind the ScanStore methods above.
+_FP_SCHEMA = """
+CREATE TABLE IF NOT EXISTS fingerprints (
+    rel TEXT PRIMARY KEY,
+    size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL,
+    version INTEGER NOT NULL,
+    content TEXT NOT NULL,
+    frames BLOB NOT NULL
+);
+"""

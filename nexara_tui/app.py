@@ -54,6 +54,8 @@ class NexaraApp(App):
                 tooltip="Quarantine screen: review and move unusable files (journaled, reversible)"),
         Binding("4", "switch_screen_mode('monitor')", "Monitor", show=False, id="app.monitor",
                 tooltip="Monitor screen: follow a training job's epochs and logs"),
+        Binding("i", "ingest", "Ingest", show=False, id="app.ingest",
+                tooltip="Ingest view: add new clips (verified, copies refused, undoable)"),
         Binding("h", "pick_host", "Host", id="app.host",
                 tooltip="Pick the host: this machine or an alias from ~/.ssh/config"),
         Binding("question_mark", "toggle_help", "Help", id="app.help",
@@ -239,6 +241,13 @@ class NexaraApp(App):
                 self.set_host(host, name)
 
         self.push_screen(HostPickerScreen(current=self.state.host_name, root=self.state.root), picked)
+
+    def action_ingest(self) -> None:
+        """The ingest view (nexara_tui.screens.ingest, issue 15), over the current screen."""
+        from nexara_tui.screens.ingest import IngestScreen
+
+        if not isinstance(self.screen, IngestScreen):
+            self.push_screen(IngestScreen())
 
     def action_toggle_help(self) -> None:
         if self.screen.query("HelpPanel"):

@@ -24,6 +24,7 @@ class AppState:
     root: str | None = None  # the dataset root, a path ON THE HOST
     level: str = "standard"
     approvals: set[str] = field(default_factory=set)  # relative paths approved for quarantine
+    dupe_approvals: set[str] = field(default_factory=set)  # duplicate copies approved (Duplicates view)
     last_summary: dict[str, Any] | None = None  # core.summary.Summary.to_dict() of the last scan
     last_scan_level: str | None = None
     scan_running: bool = False

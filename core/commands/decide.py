@@ -131,7 +131,7 @@ def compute(root: str, policy: Any) -> tuple[Any, Any]:
         summary = summarize(store.results())
         if not summary.groups:
             raise NexaraError(f"no scan yet for {root} — run `nexara scan {root}` first", 2)
-        decision = decide(summary, policy)
+        decision = decide(summary, policy, _footage(store))
         add_plan_a(decision, store)
     return decision, summary
 
@@ -157,6 +157,15 @@ def add_plan_a(decision: Any, store: Any) -> None:
                " — bring them in: `nexara ingest INCOMING ROOT`"
                if s["redownloaded"] > s["back"] else "."),
         ))
+
+
+def _footage(store: Any) -> Any:
+    """Duplicates (issue 15): distinct footage and the leakage / label-conflict findings, or None
+    when the store holds no fingerprints (scanned before they existed)."""
+    from core.dupes import analyse, footage_for_decision, load_prints
+
+    prints = load_prints(store)
+    return footage_for_decision(analyse(prints)) if prints else None
 
 
 def events(args: argparse.Namespace) -> Iterator[dict[str, Any]]:
@@ -223,6 +232,11 @@ def print_decision(console: Any, d: Any) -> None:
                     if r.weight_balanced is not None)
     t = Table(title=f"Per class — plan from the {d.basis} split", header_style="bold",
               box=box.SIMPLE_HEAD, caption=weight_caption(d) + (f"; sklearn 'balanced': {bal}" if bal else ""))
+    # "valid" as valid/distinct: of the valid clips, how many are distinct footage (copies once)
+    footage = any(r.distinct is not None for r in d.rows)
+    if footage:
+        t.caption = ("valid: clips/of which distinct footage (copies count once; the plan uses "
+                     "distinct); " + str(t.caption))
     for col in ("split/class", "valid", "lost", "rate", "weight", "mult", "effective", "re-dl"):
         t.add_column(col, justify="left" if col == "split/class" else "right", no_wrap=True)
     alarm = d.policy.get("class_alarm", 0.4)
@@ -230,7 +244,9 @@ def print_decision(console: Any, d: Any) -> None:
         plan = r.split == d.basis
         dash = "—" if plan else ""
         t.add_row(
-            f"{r.split}/{r.cls}", f"{r.valid:,}", f"{r.lost:,}",
+            f"{r.split}/{r.cls}",
+            f"{r.valid:,}/{r.distinct:,}" if r.distinct is not None else f"{r.valid:,}",
+            f"{r.lost:,}",
             Text(f"{r.rate * 100:.1f}%", style="bold red" if r.rate > alarm else ""),
             f"{r.weight_applied:.2f}" if r.weight_applied is not None else dash,
             f"{r.multiplier}×" if r.multiplier is not None else dash,

@@ -1,4 +1,5 @@
-"""`nexara restore ROOT`: undo quarantine moves — one batch, one file, everything, or the orphans.
+"""`nexara restore ROOT`: undo quarantine moves — one batch, one file, everything, or the orphans —
+and undo an ingest (`--batch`).
 
 Files go back to their original paths through the same journal as the move
 (crash-safe the same way); a file that has reappeared at its original path is
@@ -8,6 +9,14 @@ content hash (a symlink or a replaced file is refused, one line each). Any
 move a crash interrupted is recovered first, and the selection (`--batch last`,
 `--file`, `--all`) is made from the recovered journal. The scan store marks
 restored files as part of the dataset again: no rescan needed.
+
+`--batch ID` also undoes an ingest batch (`nexara ingest`): its clips and their
+`.info.json` sidecars go back to the INCOMING paths they came from, byte for
+byte, only while they are the bytes that were moved in, never over a file that
+has appeared there since. One rule for `--batch last`: the newest batch that
+still has something to undo — files in the quarantine (a quarantine or repair
+batch) or ingested files still in the dataset (an ingest batch) — newest by its
+latest completed move. `--all` and `--file` restore from the quarantine only.
 
 A ROOT without a journal is refused (nothing was quarantined there; nothing is
 created). Files in `corrupted_videos/` that the journal does not account for
@@ -39,13 +48,15 @@ from core.userpaths import root_arg, shown
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "restore",
-        help="move quarantined files back into the dataset (undo `quarantine`)",
-        description="Move files from ROOT/corrupted_videos/ back to where they were. "
-                    "Never overwrites a file that has reappeared at the original path.",
+        help="move quarantined files back into the dataset (undo `quarantine`, `repair`, `ingest`)",
+        description="Move files from ROOT/corrupted_videos/ back to where they were, or (--batch) an "
+                    "ingest batch's clips back to INCOMING. Never overwrites a file that has reappeared.",
     )
     p.add_argument("root", metavar="ROOT", help="the dataset folder")
     g = p.add_mutually_exclusive_group(required=True)
-    g.add_argument("--batch", metavar="ID", help="one batch (see `nexara quarantine ROOT --list`); 'last' for the newest")
+    g.add_argument("--batch", metavar="ID",
+                   help="one batch (see `nexara quarantine ROOT --list`), an ingest batch too; 'last' for "
+                        "the newest that still has something to undo")
     g.add_argument("--file", metavar="REL", help="one file, by its path relative to ROOT")
     g.add_argument("--all", action="store_true", help="everything in quarantine")
     g.add_argument("--orphans", action="store_true",
@@ -87,6 +98,10 @@ def render(events: Iterable[dict[str, Any]], args: argparse.Namespace) -> int:
             out.print(f"[yellow]not restored[/] {escape(ev['message'])}", highlight=False, soft_wrap=True)
         elif t == "batch" and not ev["moved"] and not ev["skipped"]:
             out.print("nothing to restore per the journal", highlight=False, soft_wrap=True)
+        elif t == "batch" and ev.get("op") == "uningest":
+            out.print(f"[green]undid ingest: {ev['moved']} file(s) moved back out[/] "
+                      f"({human_size(ev['bytes'])}), {ev['skipped']} not moved, batch {ev['batch']}",
+                      highlight=False, soft_wrap=True)
         elif t == "batch":
             out.print(f"[green]restored {ev['moved']} file(s)[/] ({human_size(ev['bytes'])}), "
                       f"{ev['skipped']} not restored, batch {ev['batch']}", highlight=False, soft_wrap=True)

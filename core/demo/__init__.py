@@ -4,11 +4,13 @@ Split by job: `synth` encodes clean clips (and the shapes that only look like
 clips: a still image, a single frame, cover art alone), `damage` breaks real
 encoded bytes and says what a correct scanner must answer (`DAMAGE_KINDS`),
 `dataset` lays out the demo with its ground truth and the marker that makes a
-rerun safe. MP4 box surgery uses the one box walker, `core.mp4box`, that the
+rerun safe, `copies` makes copies the ways footage gets copied (re-encoded,
+shrunk, cut, remuxed, stamped) and plants a few in the full demo. MP4 box surgery uses the one box walker, `core.mp4box`, that the
 integrity check uses too. This package re-exports the public names, so callers
 import from `core.demo`.
 """
 
+from core.demo.copies import PLANT_MIN_CLIPS, plant_duplicates, reencode, remux
 from core.demo.damage import (
     DAMAGE_KINDS,
     HTML_PAGE,
@@ -41,7 +43,7 @@ from core.demo.synth import CODECS, CONTAINERS, render_frames, write_clip
 from core.mp4box import Box, find_boxes, iter_boxes, video_trak
 
 __all__ = [
-    "CLEAN_VARIANTS", "CODECS", "CONTAINERS", "DAMAGE_KINDS", "DAMAGE_PLAN", "GROUND_TRUTH_NAME", "HTML_PAGE",
+    "CLEAN_VARIANTS", "CODECS", "PLANT_MIN_CLIPS", "plant_duplicates", "reencode", "remux", "CONTAINERS", "DAMAGE_KINDS", "DAMAGE_PLAN", "GROUND_TRUTH_NAME", "HTML_PAGE",
     "LABELS", "MARKER_NAME", "SIZES", "SPLITS", "Box", "DamageKind", "GroundTruth", "GroundTruthEntry",
     "apply_damage", "check_against", "damage_audio", "damage_bitflip_packet", "damage_bitflip_stream",
     "damage_chapter_ref", "damage_sample_table", "damage_truncate", "demo_stats", "find_boxes", "iter_boxes",

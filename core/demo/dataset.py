@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from core.demo.copies import plant_duplicates
 from core.demo.damage import DAMAGE_KINDS, _base_spec, apply_damage, write_base
 from core.demo.synth import CONTAINERS
 from core.errors import NexaraError
@@ -43,9 +44,16 @@ class GroundTruthEntry:
 class GroundTruth:
     version: int = 1
     files: dict[str, GroundTruthEntry] = field(default_factory=dict)
+    # The planted copies (core.demo.copies): copy → original, both relative paths; the copies
+    # are in `files` too (clean, usable). Written only when there are some.
+    duplicates: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"version": self.version, "files": {k: asdict(v) for k, v in sorted(self.files.items())}}
+        d: dict[str, Any] = {"version": self.version,
+                             "files": {k: asdict(v) for k, v in sorted(self.files.items())}}
+        if self.duplicates:
+            d["duplicates"] = dict(sorted(self.duplicates.items()))
+        return d
 
     def write(self, root: Path) -> Path:
         p = Path(root) / GROUND_TRUTH_NAME
@@ -90,7 +98,11 @@ class GroundTruth:
             if unknown:
                 raise bad(f"entry {rel!r}: unknown key(s) {', '.join(sorted(unknown))}")
             out[rel] = GroundTruthEntry(**e)
-        return cls(version, out)
+        dups = d.get("duplicates", {})
+        if not isinstance(dups, dict) or not all(isinstance(k, str) and isinstance(v, str)
+                                                 for k, v in dups.items()):
+            raise bad("'duplicates' must be an object of copy: original paths")
+        return cls(version, out, dict(dups))
 
 
 _ENTRY_TYPES = {"damage": "str", "usable": "bool", "expected_verdicts": "list[str]",
@@ -281,6 +293,15 @@ def iter_make_demo(
         if done % 16 == 0:
             _write_marker(root, written)
         yield done, len(jobs), rel
+    # duplicates hook (issue 15, core.demo.copies): a few planted copies, one across splits
+    clean = [rel for rel, e in gt.files.items() if e.damage == "clean" and e.container == "mp4"
+             and e.codec == "h264"]
+    gt.duplicates = plant_duplicates(root, clean, clips_per_class, kinds)
+    for rel in gt.duplicates:
+        gt.files[rel] = GroundTruthEntry("clean", True, ["ok"], [], "mkv" if rel.endswith(".mkv") else "mp4",
+                                         "h264")
+        st = (root / rel).stat()
+        written[rel] = (st.st_size, st.st_mtime_ns)
     gt.write(root)
     st = (root / GROUND_TRUTH_NAME).stat()
     written[GROUND_TRUTH_NAME] = (st.st_size, st.st_mtime_ns)

@@ -15,14 +15,15 @@ One module per job:
   `recovery`   finishing or rolling back interrupted moves; store re-sync
   `orphan_scan` files in the quarantine folder the journal does not account for
   `operations` the public operations (recover first, then select, then move)
-  `journaled`  moves of a caller's choosing in the same protocol (repair's `put`, `aside`)
+  `journaled`  moves of a caller's choosing in the same protocol (repair's `put`, `aside`;
+               ingest's `ingest`, from an INCOMING folder outside ROOT)
   `repaired`   repaired copies in the dataset: set aside before a restore, store rows after a crash
   `records`    plans, outcomes, batch results, recovery actions (all become events)
   `crash`      the `NEXARA_CRASH_AT` crash-injection hook for the kill -9 tests
 """
 
 from core.quarantine.crash import POINTS as CRASH_POINTS
-from core.quarantine.journaled import MoveSpec, journaled_moves
+from core.quarantine.journaled import MoveSpec, iter_journaled_moves, journaled_moves
 from core.quarantine.moves import CHUNK, partial_paths
 from core.quarantine.operations import (
     execute,
@@ -49,6 +50,6 @@ from core.quarantine.recovery import recover
 __all__ = [
     "CHUNK", "CRASH_POINTS", "PARTIAL_SUFFIX", "BatchResult", "MoveSpec", "Orphan", "Outcome", "Plan",
     "PlanItem", "RecoveryAction", "Started", "check_rel", "execute", "execute_iter",
-    "journal_view", "journaled_moves", "orphans", "partial_paths", "plan", "quarantined", "read_files_from",
+    "iter_journaled_moves", "journal_view", "journaled_moves", "orphans", "partial_paths", "plan", "quarantined", "read_files_from",
     "recover", "restore", "restore_iter",
 ]

@@ -30,6 +30,12 @@ the same batch: a `Move` may carry its own `op` (`put`, `aside`), the paths the
 journal records (`jsrc`, `jdst`) and extra intent fields; a `rename_only` move
 (a repaired copy going into the dataset) is a rename or nothing — never a copy,
 so no partial file can ever appear at a dataset path.
+
+Ingest (`core.ingest`) moves clips in from an INCOMING folder outside ROOT
+(`ingest`: the journal records the absolute INCOMING path and the folder) and
+`restore --batch` moves them back out (`uningest`: only the bytes that were
+moved in, never over a file that has appeared in INCOMING since). A symlink is
+never moved either way.
 """
 
 from __future__ import annotations
@@ -47,7 +53,19 @@ from typing import Any
 
 from core.dataset import QUARANTINE_DIR
 from core.fsops import fsync_dir, makedirs_durable, rename_noreplace
-from core.journal import ASIDE, DONE, INTENT, MOVE, PUT, RESTORE, ROLLED_BACK, Journal, fast_hash
+from core.journal import (
+    ASIDE,
+    DONE,
+    INGEST,
+    INTENT,
+    MOVE,
+    PUT,
+    RESTORE,
+    ROLLED_BACK,
+    UNINGEST,
+    Journal,
+    fast_hash,
+)
 from core.quarantine.crash import CrashHook
 from core.quarantine.paths import PARTIAL_SUFFIX
 from core.quarantine.records import Outcome
@@ -83,6 +101,8 @@ class Move:
     jdst: str = ""
     extra: dict[str, Any] | None = None  # more fields for the intent record
     rename_only: bool = False  # never copied (a repaired copy is only renamed into the dataset)
+    # ingest: a clip's `.info.json` sidecar moves only if, and right after, its clip did
+    follows: Move | None = None
 
     def __post_init__(self) -> None:
         self.sdir = self.sdir or os.path.dirname(self.src)
@@ -144,7 +164,7 @@ def run_moves(
         now = round(time.time(), 3)
         for m in part:
             mop = m.op or op
-            sdev = _precheck(m, mop)
+            sdev = 0 if _not_without(m) else _precheck(m, mop)
             if m.outcome is not None:
                 yield m.outcome
                 continue
@@ -195,7 +215,8 @@ def run_moves(
             # Once the journal had to use its space reserve, nothing more is copied into the
             # quarantine's file system: that space is for the records of this batch.
             mop = m.op or op
-            m.outcome = move_one(m, mop, crash, no_copy=mop in (MOVE, ASIDE) and journal.short_of_space)
+            m.outcome = _not_without(m) or move_one(
+                m, mop, crash, no_copy=mop in (MOVE, ASIDE, INGEST) and journal.short_of_space)
             crash.hit("after_move")
         for m in ready:
             touched.add(m.sdir)
@@ -225,6 +246,16 @@ def run_moves(
 # -- one file ------------------------------------------------------------------------------
 
 
+def _not_without(m: Move) -> Outcome | None:
+    """A file that travels with another (a sidecar with its clip) stays when that one did not move."""
+    f = m.follows
+    if f is None or f.outcome is None or f.outcome.status == "moved":
+        return None
+    m.outcome = Outcome(m.rel, "skipped", m.size, "not_without",
+                        f"{shown(m.rel)}: stays with {shown(f.rel)}, which was not moved")
+    return m.outcome
+
+
 def _exists_outcome(m: Move, op: str) -> Outcome:
     if op == PUT:
         return Outcome(m.rel, "skipped", m.size, "exists",
@@ -234,6 +265,12 @@ def _exists_outcome(m: Move, op: str) -> Outcome:
         return Outcome(m.rel, "skipped", m.size, "exists",
                        f"{shown(m.rel)}: {shown(m.jdst)} already exists; the repaired copy was not moved "
                        "aside (not overwriting)")
+    if op == INGEST:
+        return Outcome(m.rel, "skipped", m.size, "exists",
+                       f"{shown(m.rel)}: a file is already at that dataset path; not ingested (not overwriting)")
+    if op == UNINGEST:
+        return Outcome(m.rel, "skipped", m.size, "reappeared",
+                       f"{shown(m.rel)}: a file is at {shown(m.jdst)} again; left in the dataset, not overwriting")
     if op == RESTORE:
         return Outcome(m.rel, "skipped", m.size, "reappeared",
                        f"{shown(m.rel)}: a file has reappeared at the original path; left in quarantine, "
@@ -243,6 +280,9 @@ def _exists_outcome(m: Move, op: str) -> Outcome:
 
 
 def _mismatch(m: Move, why: str) -> Outcome:
+    if (m.op or "") == UNINGEST:
+        return Outcome(m.rel, "skipped", m.size, "mismatch",
+                       f"{shown(m.rel)}: is not the clip that was ingested ({why}); left in the dataset")
     return Outcome(m.rel, "skipped", m.size, "mismatch",
                    f"{shown(m.rel)}: {QUARANTINE_DIR}/{shown(m.rel)} is not the file that was quarantined "
                    f"({why}); not restored, left alone")
@@ -307,18 +347,30 @@ def _precheck(m: Move, op: str) -> int:
                                     f"{shown(m.rel)}: {shown(m.jsrc or m.src)} is a symlink, not the repaired "
                                     "copy; not moved, left alone")
                 return 0
+            if op in (INGEST, UNINGEST):
+                m.outcome = Outcome(m.rel, "skipped", m.size, "not_regular",
+                                    f"{shown(m.rel)}: {shown(m.jsrc or m.src)} is a symlink, not a clip; "
+                                    "not moved, left alone")
+                return 0
             st = os.stat(m.src)
     except FileNotFoundError:
         if op == MOVE:
             m.outcome = Outcome(m.rel, "skipped", m.size, "vanished", f"{shown(m.rel)}: vanished since the scan")
-        elif op in (PUT, ASIDE):
+        elif op in (PUT, ASIDE, INGEST):
             m.outcome = Outcome(m.rel, "skipped", m.size, "vanished",
                                 f"{shown(m.rel)}: {shown(m.jsrc or m.src)} vanished; not moved")
+        elif op == UNINGEST:
+            m.outcome = Outcome(m.rel, "skipped", m.size, "missing",
+                                f"{shown(m.rel)}: no longer in the dataset; nothing to move back")
         else:
             m.outcome = Outcome(m.rel, "skipped", m.size, "missing",
                                 f"{shown(m.rel)}: missing from {QUARANTINE_DIR}/")
         return 0
-    if op == RESTORE and not stat.S_ISREG(st.st_mode):
+    if op in (RESTORE, INGEST, UNINGEST) and not stat.S_ISREG(st.st_mode):
+        if op != RESTORE:
+            m.outcome = Outcome(m.rel, "skipped", m.size, "not_regular",
+                                f"{shown(m.rel)}: {shown(m.jsrc or m.src)} is not a regular file; not moved")
+            return 0
         m.outcome = Outcome(m.rel, "skipped", m.size, "not_regular",
                             f"{shown(m.rel)}: {QUARANTINE_DIR}/{shown(m.rel)} is not a regular file; "
                             "not restored, left alone")
@@ -331,7 +383,7 @@ def _precheck(m: Move, op: str) -> int:
                             f"{shown(m.rel)}: changed since the scan (size/mtime); rescan it")
         return 0
     m.size = st.st_size
-    if op == RESTORE and os.path.lexists(m.dst):
+    if op in (RESTORE, UNINGEST) and os.path.lexists(m.dst):
         m.outcome = _exists_outcome(m, op)
     return dev
 

@@ -9,6 +9,15 @@ selection's size), one `Outcome` per file, and the `BatchResult`.
 A restore of an original that repair replaced (`core.repair`) first moves the
 repaired copy aside, journaled, under the same lock and after the same
 recovery, so the original never lands on anything.
+
+`restore --batch` also undoes an ingest (`core.ingest`): the batch's clips and
+their sidecars go back to where they came from in INCOMING (op `uningest`),
+only while their bytes are the ones moved in, never over a file that has
+appeared there since; their store rows are dropped. `--batch last` is the one
+rule for both: the newest batch that still has something to undo — files in
+the quarantine, or ingested files still in the dataset — newest by its latest
+completed move in the journal. `--all` and `--file` are about the quarantine
+only: they never undo an ingest.
 """
 
 from __future__ import annotations
@@ -20,13 +29,13 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import NexaraError
-from core.journal import MOVE, RESTORE, Entry, Journal, JournalView, new_batch_id
+from core.journal import MOVE, RESTORE, UNINGEST, Entry, Journal, JournalView, new_batch_id
 from core.quarantine.crash import CrashHook
 from core.quarantine.moves import CHUNK, Move, run_moves
 from core.quarantine.orphan_scan import find_orphans
-from core.quarantine.paths import Resolver, check_rel, check_writable, resolve_root
+from core.quarantine.paths import Resolver, check_rel, check_writable, incoming_path, resolve_root
 from core.quarantine.records import BatchResult, Orphan, Outcome, Plan, RecoveryAction, Started
-from core.quarantine.recovery import entry_paths, recover
+from core.quarantine.recovery import check_entries, forget_rows, recover
 from core.quarantine.repaired import clean_staging, set_aside_for_restore
 from core.store import DATASET, QUARANTINE, ScanStore
 from core.userpaths import shown
@@ -78,6 +87,8 @@ def _execute(
         moves = [m for m in selection if isinstance(m, Move)]
         check_writable([m.sdir for m in moves] + [m.ddir for m in moves])
         notes = prepare(j, st, moves) if prepare is not None and moves else {}
+        if moves and all(m.op == UNINGEST for m in moves):
+            op = UNINGEST  # the undo of an ingest batch: its clips go back out
         yield Started(op, len(selection))
         result = BatchResult(batch=new_batch_id(), op=op)
         for o in selection:
@@ -86,18 +97,21 @@ def _execute(
                 yield o
         to_loc = QUARANTINE if op == MOVE else DATASET
         pending_loc: list[str] = []
+        gone: list[str] = []  # moved out of the dataset by an uningest: their rows go
         for o in run_moves(result.batch, j, op, moves, force_copy, chunk, crash):
             if o.status == "moved" and o.rel in notes:
                 o.note = "; ".join(x for x in (o.note, notes[o.rel]) if x)
             (result.moved if o.status == "moved" else result.skipped).append(o)
             if o.status == "moved":
-                pending_loc.append(o.rel)
+                (gone if op == UNINGEST else pending_loc).append(o.rel)
                 if st is not None and len(pending_loc) >= 8192:
                     st.set_location(pending_loc, to_loc)
                     pending_loc = []
             yield o
         if st is not None and pending_loc:
             st.set_location(pending_loc, to_loc)
+        if st is not None and gone:
+            forget_rows(st, gone)
         clean_staging(root, j.read())  # a killed repair's unjournaled candidates (under our lock)
         result.seconds = time.perf_counter() - t0
         yield result
@@ -181,21 +195,25 @@ def restore_iter(
     check_writable([str(root_p), res.qdir])
 
     def select(view: JournalView) -> list[Move | Outcome]:
-        for e in view.entries.values():  # every path the journal names is checked before anything moves
-            entry_paths(e, res)
+        check_entries(view, res)  # every path the journal names is checked before anything moves
         if orphans:
             return _orphan_moves(root_p, view, res)
         inq = view.in_quarantine()
         wanted_batch = batch
-        if wanted_batch == "last":
-            if not inq:
-                raise NexaraError(f"{shown(str(root_p))}: nothing is in quarantine")
-            wanted_batch = max(inq.values(), key=lambda e: e.order).batch
         if wanted_batch is not None:
+            undoable = view.undoable()
+            if wanted_batch == "last":
+                if not undoable:
+                    raise NexaraError(f"{shown(str(root_p))}: nothing is in quarantine (and no ingest to undo)")
+                wanted_batch = max(undoable.values(), key=lambda e: e.order).batch
+            ingested = [e for e in view.ingested().values() if e.batch == wanted_batch]
+            if ingested:
+                return _uningest_moves(ingested, res, where)
             sel = [e for e in inq.values() if e.batch == wanted_batch]
             if not sel:
                 known = {e.batch for e in view.entries.values()}
-                why = "has no files left in quarantine" if wanted_batch in known else "is not in the journal"
+                why = ("has no files left in quarantine (nor ingested files in the dataset)"
+                       if wanted_batch in known else "is not in the journal")
                 raise NexaraError(f"{where}: batch {wanted_batch!r} {why}")
         elif rel is not None:
             r = check_rel(rel, "--file")
@@ -215,8 +233,33 @@ def restore_iter(
 def _set_aside_repaired(root: Path) -> Prepare:
     """Before originals come back: move their repaired copies aside (`core.quarantine.repaired`)."""
     def prepare(journal: Journal, store: ScanStore | None, moves: list[Move]) -> dict[str, str]:
-        return set_aside_for_restore(root, journal, [m.rel for m in moves], store)
+        rels = [m.rel for m in moves if m.op != UNINGEST]
+        return set_aside_for_restore(root, journal, rels, store) if rels else {}
     return prepare
+
+
+def _uningest_moves(entries: list[Entry], res: Resolver, where: str) -> list[Move | Outcome]:
+    """An ingest batch undone: each file back to the INCOMING path it came from (clips before
+    their sidecars, so a kill in between is finished by recovery as for the ingest)."""
+    entries = sorted(entries, key=lambda e: (bool(e.of), e.of or e.rel))
+    out: list[Move | Outcome] = []
+    clips: dict[str, Move] = {}
+    for e in entries:
+        if e.of and e.of not in clips:
+            out.append(Outcome(e.rel, "skipped", e.size, "not_without",
+                               f"{shown(e.rel)}: stays with {shown(e.of)}, which is not part of this undo "
+                               "(quarantined or moved since)"))
+            continue
+        src = res.src(e.rel, where)
+        dst = incoming_path(e.src, e.incoming, res, where)
+        m = Move(e.rel, src, dst, e.size, None, e.verdict, e.reasons, expect_hash=e.hash,
+                 expect_size=e.size, op=UNINGEST, jsrc=e.rel, jdst=e.src,
+                 extra={"incoming": e.incoming, **({"of": e.of} if e.of else {})},
+                 follows=clips.get(e.of) if e.of else None)
+        if not e.of:
+            clips[e.rel] = m
+        out.append(m)
+    return out
 
 
 def _orphan_moves(root: Path, view: JournalView, res: Resolver) -> list[Move | Outcome]:

@@ -10,6 +10,9 @@ from where it sits (`corrupted_videos/<rel>` came from `<rel>`), which is how
 every move names its destination, so `restore --orphans` can put it back
 through the journal like any other restore (never overwriting).
 
+Ingest's moves (`core.ingest`) never touch the quarantine folder, so they
+account for nothing in it.
+
 Nexara's own files (the journal, its space reserve, partial copies of pending moves,
 and `corrupted_videos/.repair/`, where repaired copies are set aside by a journaled
 `aside` when their originals are restored) are not orphans; a partial copy no pending move explains is reported as one
@@ -24,7 +27,7 @@ from pathlib import Path
 
 from core.dataset import QUARANTINE_DIR
 from core.errors import NexaraError
-from core.journal import JOURNAL_NAME, REPAIR_DIR, RESERVE_NAME, JournalView
+from core.journal import INGEST, JOURNAL_NAME, REPAIR_DIR, RESERVE_NAME, UNINGEST, JournalView
 from core.quarantine.moves import partial_paths
 from core.quarantine.paths import PARTIAL_SUFFIX, check_quarantine_dir, check_rel
 from core.quarantine.records import Orphan
@@ -40,6 +43,8 @@ def find_orphans(root: Path, view: JournalView) -> list[Orphan]:
     accounted = set(view.in_quarantine())
     pending_partials: set[str] = set()
     for e in view.pending():
+        if e.op in (INGEST, UNINGEST):
+            continue  # ingest never moves anything into the quarantine folder
         accounted.add(e.rel)
         for p in partial_paths(os.path.join(qdir, e.rel)):
             pending_partials.add(p)

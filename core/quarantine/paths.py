@@ -144,6 +144,45 @@ class Resolver:
         return self.q_dir(rel, where)[1]
 
 
+def check_incoming(incoming: object, res: Resolver, where: str) -> str:
+    """The INCOMING folder an ingest batch names (`core.ingest`), or a one-line NexaraError.
+
+    It must be an absolute, normalised path, not `/`, and apart from ROOT: neither
+    inside it nor holding it (lexically and resolved), or a move "out to INCOMING"
+    could land in the dataset and a move "in" could take a file from it.
+    """
+    if (not isinstance(incoming, str) or not incoming or "\x00" in incoming or not os.path.isabs(incoming)
+            or os.path.normpath(incoming) != incoming or os.path.dirname(incoming) == incoming):
+        raise NexaraError(f"{where}: INCOMING {shown(str(incoming))} is not an absolute, normalised folder; "
+                          "refusing")
+    real = os.path.realpath(incoming)
+    for a in {incoming, real}:
+        for b in {res.root, res.root_real}:
+            if within(a, b) or within(b, a):
+                raise NexaraError(f"{where}: INCOMING {shown(incoming)} and ROOT {shown(res.root)} overlap; "
+                                  "refusing")
+    return incoming
+
+
+def incoming_path(path: object, incoming: str, res: Resolver, where: str) -> str:
+    """A path inside the INCOMING folder an ingest entry names, checked like a dataset path.
+
+    `INCOMING/<rel>` with `rel` a plain relative path (no `..`, no empty parts, not a
+    temporary name), whose folder resolves inside INCOMING (a symlinked subfolder
+    pointing elsewhere is refused). Nothing outside ROOT but this folder is ever touched.
+    """
+    check_incoming(incoming, res, where)
+    prefix = incoming.rstrip(os.sep) + os.sep
+    if not isinstance(path, str) or not path.startswith(prefix):
+        raise NexaraError(f"{where}: {shown(str(path))} is not inside INCOMING {shown(incoming)}; refusing")
+    rel = check_rel(path[len(prefix):], where)
+    d = os.path.realpath(os.path.dirname(path))
+    if not within(d, os.path.realpath(incoming)) or within(d, res.root_real):
+        raise NexaraError(f"{where}: {shown(path)} resolves to {shown(d)}, outside INCOMING {shown(incoming)}; "
+                          "refusing")
+    return d + os.sep + rel.rpartition("/")[2]
+
+
 def read_files_from(path: str | Path, root: str | Path) -> list[str]:
     """Dataset-relative paths from a list file; escapes are refused.
 

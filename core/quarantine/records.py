@@ -71,7 +71,7 @@ class Outcome:
     status: str  # "moved" | "skipped"
     size: int = 0
     # for skipped: changed | vanished | exists | reappeared | missing | not_regular | mismatch |
-    # no_space | name_too_long | error
+    # no_space | name_too_long | not_without (a sidecar whose clip did not move) | error
     reason: str = ""
     message: str = ""
     note: str = ""

@@ -30,6 +30,18 @@ free dataset path — rather than rolled back, so the dataset never loses the
 clip to a crash between the two moves of one repair. A put is never a copy, so
 recovery never finds half a clip at a dataset path. The store rows of puts and
 asides of an interrupted batch are rewritten (`core.quarantine.repaired`).
+
+Ingest's moves (`ingest`: INCOMING/<path> → <rel>; `uningest`: back out) cross
+ROOT's edge, so their outside side is checked harder than a dataset path: it
+must lie inside the INCOMING folder the entry names (absolute, normalised, apart
+from ROOT, every entry of one batch naming the same one; a symlinked subfolder
+resolving elsewhere is refused), an `uningest` must send a clip back to exactly
+where a completed `ingest` of it came from, and anything else refuses the whole
+recovery before one byte moves. Nothing outside ROOT but that folder is touched.
+Recovery then applies the same rules by where the bytes are, so after a kill at
+any point each clip is in exactly one place. A clip's `.info.json` sidecar
+travels in the same batch right after its clip; a crash between the two is
+finished by moving the sidecar after its clip, so provenance stays with it.
 """
 
 from __future__ import annotations
@@ -45,18 +57,28 @@ from core.fsops import fsync_dir, rename_noreplace
 from core.journal import (
     ASIDE,
     DONE,
+    INGEST,
     MOVE,
     PUT,
     REPAIR_DIR,
     REPAIR_STAGING,
     ROLLED_BACK,
+    UNINGEST,
     Entry,
     Journal,
     JournalView,
     fast_hash,
 )
-from core.quarantine.moves import partial_paths
-from core.quarantine.paths import Resolver, check_rel, check_writable, resolve_root
+from core.quarantine.crash import CrashHook
+from core.quarantine.moves import Move, move_one, partial_paths
+from core.quarantine.paths import (
+    Resolver,
+    check_incoming,
+    check_rel,
+    check_writable,
+    incoming_path,
+    resolve_root,
+)
 from core.quarantine.records import RecoveryAction
 from core.quarantine.repaired import store_after_recovery
 from core.store import DATASET, QUARANTINE, ScanStore
@@ -79,14 +101,14 @@ def recover(root: str | Path, store: ScanStore | None = None, journal: Journal |
     completed: list[Entry] = []  # puts and asides of interrupted batches: their store rows follow
     if pending:
         res = Resolver(root_p)
-        checked = [(e, *entry_paths(e, res)) for e in pending]  # refuse bad paths before acting
+        checked = _checked(view, pending, res)  # refuse bad paths before acting
         check_writable([os.path.dirname(p) for _, s, d in checked for p in (s, d)])
         if own:
             # Under the lock, re-read: intents of a live process are not ours to recover
             # (open() refuses while another run holds the lock).
             j.open()
             view = j.read()
-            checked = [(e, *entry_paths(e, res)) for e in view.pending()]
+            checked = _checked(view, view.pending(), res)
         try:
             finals = []
             originals = {(x.batch, x.rel): x for x in view.entries.values() if x.op == MOVE}
@@ -95,6 +117,9 @@ def recover(root: str | Path, store: ScanStore | None = None, journal: Journal |
                     act = _recover_put(e, src, dst, originals.get((e.batch, e.rel)), res)
                 else:
                     act = _recover_one(e, src, dst)
+                if e.of and act.action == "rolled_back":
+                    act = _follow_clip(e, src, dst, act, {a.rel: a for a in actions if a.batch == e.batch},
+                                       view)
                 actions.append(act)
                 if act.action != "attention":
                     e.state = DONE if act.action == "finished" else ROLLED_BACK
@@ -122,12 +147,48 @@ def recover(root: str | Path, store: ScanStore | None = None, journal: Journal |
     return actions
 
 
+def _checked(view: JournalView, entries: list[Entry], res: Resolver) -> list[tuple[Entry, str, str]]:
+    """Each entry with its paths on disk, after the checks that span entries (`check_entries`)."""
+    check_entries(view, res, entries)
+    return [(e, *entry_paths(e, res)) for e in entries]
+
+
+def check_entries(view: JournalView, res: Resolver, entries: list[Entry] | None = None) -> None:
+    """Refuse (one line) journal entries whose paths are wrong, alone or together.
+
+    Every entry's own paths (`entry_paths`); for ingest batches also: all entries of
+    one batch name the same INCOMING folder, and an `uningest` sends its file back to
+    the very path a completed `ingest` of the same rel took it from.
+    """
+    entries = list(view.entries.values()) if entries is None else entries
+    ingests: dict[str, list[Entry]] = {}
+    batch_in: dict[str, str] = {}
+    for x in view.entries.values():
+        if x.op in (INGEST, UNINGEST):
+            if x.op == INGEST and x.state == DONE:
+                ingests.setdefault(x.rel, []).append(x)
+            batch_in.setdefault(x.batch, x.incoming)
+    for e in entries:
+        entry_paths(e, res)
+        if e.op not in (INGEST, UNINGEST):
+            continue
+        where = f"{shown(res.qdir)}/journal.jsonl line {e.line}"
+        if batch_in.get(e.batch) != e.incoming:
+            raise NexaraError(f"{where}: batch {e.batch} names more than one INCOMING folder; refusing")
+        if e.op == UNINGEST and not any(i.src == e.dst and i.incoming == e.incoming and i.order < e.line
+                                        for i in ingests.get(e.rel, [])):
+            raise NexaraError(f"{where}: uningest of {shown(e.rel)} to {shown(e.dst)}, where no completed "
+                              "ingest took it from; refusing")
+
+
 def entry_paths(e: Entry, res: Resolver) -> tuple[str, str]:
     """(src, dst) on disk of a journal entry, refusing an entry whose paths do not match its rel."""
     where = f"{shown(res.qdir)}/journal.jsonl line {e.line}"
     rel = check_rel(e.rel, where)
     if e.op in (PUT, ASIDE):
         return _repair_paths(e, rel, res, where)
+    if e.op in (INGEST, UNINGEST):
+        return _ingest_paths(e, rel, res, where)
     q = f"{QUARANTINE_DIR}/{rel}"
     expect = (rel, q) if e.op == MOVE else (q, rel)
     if (e.src, e.dst) != expect:
@@ -150,6 +211,39 @@ def _repair_paths(e: Entry, rel: str, res: Resolver, where: str) -> tuple[str, s
     if e.op == PUT:
         return res.src(f"{REPAIR_STAGING}/{token}/{rel}", where), res.src(rel, where)
     return res.src(rel, where), res.qpath(f"{REPAIR_DIR}/{token}/{rel}", where)
+
+
+def _ingest_paths(e: Entry, rel: str, res: Resolver, where: str) -> tuple[str, str]:
+    """ingest: INCOMING/<path> → <rel>; uningest: <rel> → INCOMING/<path> (see the module doc)."""
+    inside, outside = (e.dst, e.src) if e.op == INGEST else (e.src, e.dst)
+    if inside != rel:
+        raise NexaraError(f"{where}: {e.op} names {shown(inside)}, not {shown(rel)}; refusing")
+    if e.of:
+        check_rel(e.of, where)
+    check_incoming(e.incoming, res, where)
+    out = incoming_path(outside, e.incoming, res, where)
+    ds = res.src(rel, where)
+    return (out, ds) if e.op == INGEST else (ds, out)
+
+
+def _follow_clip(e: Entry, src: str, dst: str, act: RecoveryAction, clips: dict[str, RecoveryAction],
+                 view: JournalView) -> RecoveryAction:
+    """A sidecar whose move a crash cut off goes where its clip went (see the module doc).
+
+    Only when the clip's own move of this batch is done (just recovered as finished, or
+    recorded done), the sidecar is still the one the intent recorded, and the place is free.
+    """
+    clip_done = clips.get(e.of) is not None and clips[e.of].action == "finished"
+    clip_done = clip_done or any(x.batch == e.batch and x.rel == e.of and x.op == e.op and x.state == DONE
+                                 for x in view.entries.values())
+    if not clip_done or not os.path.lexists(src) or os.path.lexists(dst) or not _matches(src, e):
+        return act
+    m = Move(e.rel, src, dst, e.size, None, e.verdict, e.reasons, method="rename", op=e.op)
+    out = move_one(m, e.op, CrashHook())
+    if out.status != "moved":
+        return RecoveryAction(e.batch, e.seq, e.op, e.rel, "rolled_back",
+                              f"its clip moved, the sidecar could not follow ({out.message}); left where it was")
+    return RecoveryAction(e.batch, e.seq, e.op, e.rel, "finished", "moved after its clip (the move had not happened)")
 
 
 def _recover_put(e: Entry, src: str, dst: str, original: Entry | None, res: Resolver) -> RecoveryAction:
@@ -227,6 +321,15 @@ def _recover_one(e: Entry, src: str, dst: str) -> RecoveryAction:
     return act("attention", "both paths hold files that do not match the journal; nothing touched")
 
 
+def forget_rows(store: ScanStore, rels: list[str]) -> None:
+    """Drop what the store knows of files that left the dataset (an undone ingest): their
+    results, fingerprints and sources (`core.provenance`)."""
+    from core.provenance import SourcesTable
+
+    store.forget(rels)
+    SourcesTable(store.db).replace_for(rels, {})
+
+
 def sync_store(root: Path, view: JournalView, store: ScanStore | None,
                completed: list[Entry] | None = None) -> None:
     """Make the store's `location` agree with the journal (a crash may have come between them).
@@ -243,8 +346,13 @@ def sync_store(root: Path, view: JournalView, store: ScanStore | None,
     want: dict[str, str] = {}
     for e in sorted(view.entries.values(), key=lambda e: e.order):
         if e.state == DONE:  # ASIDE leaves the original in quarantine; PUT fills the dataset path
-            want[e.rel] = QUARANTINE if e.op in (MOVE, ASIDE) else DATASET
+            want[e.rel] = "" if e.op == UNINGEST else QUARANTINE if e.op in (MOVE, ASIDE) else DATASET
     have = store.locations()
+    # An uningest took the clip out of the dataset: its rows go, unless a file is there again.
+    gone = [rel for rel, w in want.items() if not w and have.get(rel) == DATASET
+            and not os.path.lexists(os.path.join(root, rel))]
+    if gone:
+        forget_rows(store, gone)
     for loc in (QUARANTINE, DATASET):
         fix = [rel for rel, w in want.items() if w == loc and rel in have and have[rel] != loc]
         if fix:

@@ -86,6 +86,8 @@ class QuarantineScreen(Screen):
                 tooltip="Show what repair would recover (approved files, or all), with frames; y applies"),
         Binding("p", "preview", "Preview", show=False, id="quarantine.preview",
                 tooltip="Reload the frame preview of the selected file"),
+        Binding("D", "duplicates", "Duplicates", id="quarantine.duplicates",
+                tooltip="Duplicates view: copies of the same footage, group by group (issue 15)"),
     ]
 
     DEFAULT_CSS = """
@@ -396,6 +398,17 @@ class QuarantineScreen(Screen):
             self.reason_filter = codes[i] if i < len(codes) else None
         self._apply_filter()
         self._draw_counts()
+
+    def action_duplicates(self) -> None:
+        """The Duplicates view (nexara_tui.screens.duplicates); reload here if it moved files."""
+        from nexara_tui.screens.duplicates import DuplicatesScreen
+
+        def back(moved: bool | None) -> None:
+            if moved:
+                self._broadcast_next = True
+                self.reload()
+
+        self.app.push_screen(DuplicatesScreen(), back)
 
     # ---- moving and undoing -------------------------------------------------------------------
     def action_move(self) -> None:
