@@ -17,9 +17,19 @@ GOP, remuxed to Matroska, a logo box burnt in): for every copy and every pair
 of distinct clips, the smallest frame threshold at which the pair counts as the
 same footage under the clip rule (`MatchRule`: min_frames frames at one
 offset). The default threshold must sit above every copy and below every
-distinct pair.
+distinct pair. `--level` picks the scan level whose fingerprints are compared
+(a `full` check offers the fingerprint the pictures of the `standard` windows,
+so both must give the same table).
 
-    python benchmarks/dupes.py [--part index|threshold] [--seeds N]
+`cost` — what the fingerprint adds to a scan, in CPU time: user-like clips
+(640x360, 30 fps, 8 s, a keyframe every 2 s, AAC; as `scan_throughput.py`)
+checked in this process at `standard` and at `full`, each round twice — with
+the fingerprint, and with its hooks replaced by no-ops (the baseline, same
+run) — alternating the order; the best of `--rounds` rounds each (load only
+adds time), per clip, the two variants back to back. Also where its time goes: thumbnails (FFmpeg's scaler), the hash
+of the kept frames (numpy) and the byte hash.
+
+    python benchmarks/dupes.py [--part index|threshold|cost|all] [--seeds N] [--level L]
 """
 
 from __future__ import annotations
@@ -123,7 +133,7 @@ def part_index() -> None:
               f"{note}: ratio {t_brute / t_index:.0f}×; planted copies found {recall * 100:.1f} %")
 
 
-def part_threshold(seeds: int) -> None:
+def part_threshold(seeds: int, level: str = "standard") -> None:
     from core.demo import reencode, remux, write_clip
     from core.dupes import print_of
     from core.integrity import check_path
@@ -140,7 +150,7 @@ def part_threshold(seeds: int) -> None:
         for label in ("violent", "nonviolent"):
             for s in range(seeds):
                 p = write_clip(d / f"{label}_{s}.mp4", label, seconds=4.0, seed=1000 + s)
-                prints[(label, s)] = print_of(p.name, "", "", check_path(p))
+                prints[(label, s)] = print_of(p.name, "", "", check_path(p, level))
         copy_t: dict[str, list[int]] = {}
         kinds = {
             "crf40": lambda s, o: reencode(s, o, crf=40),
@@ -154,7 +164,7 @@ def part_threshold(seeds: int) -> None:
                 src = d / f"{label}_{s}.mp4"
                 for k, fn in kinds.items():
                     out = fn(src, d / f"{label}_{s}_{k}.mp4")
-                    c = print_of(out.name, "", "", check_path(out))
+                    c = print_of(out.name, "", "", check_path(out, level))
                     copy_t.setdefault(k, []).append(smallest_threshold(prints[(label, s)], c))
         distinct: list[tuple[int, str]] = []
         for label in ("violent", "nonviolent"):
@@ -172,14 +182,117 @@ def part_threshold(seeds: int) -> None:
               f"({'inside' if worst_copy <= DEFAULT_THRESHOLD < distinct[0][0] else 'OUTSIDE'} the gap)")
 
 
+class _NoPrint:
+    """The fingerprint hooks as no-ops: the baseline of `cost`."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        pass
+
+    def mark(self, ts: object) -> None:
+        pass
+
+    def add(self, frame: object, t: float) -> None:
+        pass
+
+
+def part_cost(clips: int, rounds: int) -> None:
+    import core.fingerprint as fpm
+    import core.integrity as integ
+    from benchmarks.scan_throughput import USER_CLIP
+    from core.dataset import VideoFile
+    from core.demo import write_clip
+
+    spent: dict[str, float] = {"thumbnails": 0.0, "hash of frames": 0.0, "byte hash": 0.0}
+    calls: dict[str, int] = dict.fromkeys(spent, 0)
+
+    def timed(name: str, fn):  # noqa: ANN001, ANN202 - a benchmark's wrapper
+        def wrapper(*a, **k):  # noqa: ANN002, ANN003, ANN202
+            t = time.process_time()
+            try:
+                return fn(*a, **k)
+            finally:
+                spent[name] += time.process_time() - t
+                calls[name] += 1
+        return wrapper
+
+    # what the wrapper itself costs per call (subtracted below: `add` runs on every decoded frame)
+    probe = timed("byte hash", lambda: None)
+    t0 = time.process_time()
+    for _ in range(20_000):
+        probe()
+    overhead = (time.process_time() - t0) / 20_000
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        videos = []
+        for i in range(clips):
+            p = write_clip(root / f"clip_{i}.mp4", "violent" if i % 2 else "nonviolent", seed=500 + i,
+                           **USER_CLIP)
+            st = p.stat()
+            videos.append(VideoFile(p.name, "", "", st.st_size, st.st_mtime_ns))
+        real = (integ.FrameCollector, integ.fingerprint_of)
+
+        def one(v: VideoFile, level: str, with_print: bool) -> float:
+            integ.FrameCollector, integ.fingerprint_of = real if with_print else (_NoPrint, lambda *a: None)
+            try:
+                t0 = time.process_time()
+                r = integ.check_file(root, v, level)
+                t = time.process_time() - t0
+                assert r.usable and (r.fingerprint is not None) == with_print, r
+                return t
+            finally:
+                integ.FrameCollector, integ.fingerprint_of = real
+
+        def run(level: str, with_print: bool) -> float:
+            return sum(one(v, level, with_print) for v in videos)
+
+        for level in ("standard", "full"):
+            run(level, True)  # warm: imports, the scaler, the page cache
+            # per clip, both variants back to back (order alternating), best of the rounds: a load
+            # that comes and goes lands on both alike, and only ever adds time
+            best = {(i, w): float("inf") for i in range(len(videos)) for w in (True, False)}
+            for k in range(rounds):
+                for i, v in enumerate(videos):
+                    for with_print in ((True, False) if (k + i) % 2 == 0 else (False, True)):
+                        best[(i, with_print)] = min(best[(i, with_print)], one(v, level, with_print))
+            best_total = {w: sum(best[(i, w)] for i in range(len(videos))) for w in (True, False)}
+            kept = [len(integ.check_file(root, v, level).fingerprint.hashes) for v in videos]
+            base, fp = best_total[False] / clips * 1000, best_total[True] / clips * 1000
+            print(f"  {level:<8} {base:6.1f} ms CPU per clip without the fingerprint, {fp:6.1f} ms with it: "
+                  f"+{fp - base:.2f} ms = +{(fp - base) / base * 100:.1f} % ({sum(kept) / clips:.0f} frames "
+                  "kept per clip)")
+            # where it goes: the parts timed, best of the rounds, less the wrapper's own cost
+            orig = (fpm.FrameCollector.add, fpm.FrameCollector.finish, fpm.content_hash)
+            fpm.FrameCollector.add = timed("thumbnails", orig[0])  # type: ignore[method-assign]
+            fpm.FrameCollector.finish = timed("hash of frames", orig[1])  # type: ignore[method-assign]
+            fpm.content_hash = timed("byte hash", orig[2])
+            parts = dict.fromkeys(spent, float("inf"))
+            try:
+                for _ in range(rounds):
+                    for name in spent:
+                        spent[name], calls[name] = 0.0, 0
+                    run(level, True)
+                    for name in spent:
+                        parts[name] = min(parts[name], spent[name] - calls[name] * overhead)
+            finally:
+                fpm.FrameCollector.add, fpm.FrameCollector.finish, fpm.content_hash = orig  # type: ignore[method-assign]
+            print("           of which " + ", ".join(f"{k} {v / clips * 1000:.2f} ms" for k, v in parts.items()))
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--part", choices=("index", "threshold", "all"), default="all")
+    ap.add_argument("--part", choices=("index", "threshold", "cost", "all"), default="all")
     ap.add_argument("--seeds", type=int, default=30, help="distinct clips per class (threshold part)")
+    ap.add_argument("--level", choices=("quick", "standard", "full"), default="standard",
+                    help="scan level of the fingerprints compared (threshold part)")
+    ap.add_argument("--clips", type=int, default=12, help="user-like clips (cost part)")
+    ap.add_argument("--rounds", type=int, default=5, help="rounds, best of (cost part)")
     args = ap.parse_args()
+    if args.part in ("cost", "all"):
+        print("cost of the fingerprint in a scan (CPU time, this process):")
+        part_cost(args.clips, args.rounds)
     if args.part in ("threshold", "all"):
-        print("threshold (real copies vs distinct clips of the demo generator):")
-        part_threshold(args.seeds)
+        print(f"threshold (real copies vs distinct clips of the demo generator, fingerprints at {args.level}):")
+        part_threshold(args.seeds, args.level)
     if args.part in ("index", "all"):
         print("grouping (LSH index vs brute force):")
         part_index()

@@ -43,6 +43,7 @@ Rejected clips are never touched: they stay in INCOMING for the user to look at.
 from __future__ import annotations
 
 import os
+import re
 import stat
 import time
 from collections.abc import Callable, Iterator
@@ -56,6 +57,7 @@ from core.events import event
 from core.userpaths import shown
 
 ADD, CORRUPT, DUPLICATE, UNPLACED = "add", "corrupt", "duplicate", "unplaced"
+_TAG = re.compile(r" \[[^\[\]]+\]$")  # "title [id]": yt-dlp's default name ends in the id
 
 
 @dataclass
@@ -229,9 +231,15 @@ def sidecar_dest(dest: str) -> str:
 
 
 def _free_name(root: Path, folder: str, name: str, taken: set[str], with_sidecar: bool) -> str:
+    """The name itself if free, else "stem (2).ext", "stem (3).ext", …; a bracketed tag at the
+    end of the stem stays last ("title (2) [id].mp4"), so yt-dlp's id is still read from the name."""
     stem, dot, ext = name.rpartition(".")
     if not dot:
         stem, ext = name, ""
+    head, tag = stem, ""
+    m = _TAG.search(stem)
+    if m and m.start() > 0:
+        head, tag = stem[:m.start()], stem[m.start():]
 
     def free(rel: str) -> bool:
         return (rel not in taken and not os.path.lexists(root / rel)
@@ -239,7 +247,7 @@ def _free_name(root: Path, folder: str, name: str, taken: set[str], with_sidecar
 
     n = 1
     while True:
-        cand = f"{folder}/{name}" if n == 1 else f"{folder}/{stem} ({n}){dot}{ext}"
+        cand = f"{folder}/{name}" if n == 1 else f"{folder}/{head} ({n}){tag}{dot}{ext}"
         if free(cand) and (not with_sidecar or free(sidecar_dest(cand))):
             return cand
         n += 1

@@ -164,7 +164,8 @@ def discover_sources(
     """rel → (sidecar mtime_ns or 0, Source) for every clip whose source can be found.
 
     `known` is what the store already holds: a sidecar whose mtime did not change
-    is not parsed again. Returns the sources and one-line notes about sidecars
+    is not parsed again, and a manifest's row stays until a sidecar (or another
+    manifest row) replaces it — the manifest is given to one scan, not to every one. Returns the sources and one-line notes about sidecars
     that could not be read.
     """
     known = known or {}
@@ -199,6 +200,10 @@ def discover_sources(
                     notes.append(f"source: {exc}")
             if v.rel in manifest:
                 out[v.rel] = (0, Source(MANIFEST, url=manifest[v.rel], id=id_from_name(name)))
+                continue
+            prev = known.get(v.rel)
+            if prev is not None and prev[1].how == MANIFEST:
+                out[v.rel] = prev  # a manifest is handed in once: a later scan without it keeps its rows
                 continue
             vid = id_from_name(name)
             if vid:

@@ -47,6 +47,8 @@ OUT_TEMPLATE = "%(title).80B [%(id)s].%(ext)s"
 STATE_DIR = ".nexara"
 
 OK, ERROR, SKIPPED = "ok", "error", "already"
+# The id OUT_TEMPLATE puts in every downloaded name: "... [<id>].<ext>" (ingest keeps it last).
+_FILE_ID = re.compile(r" \[([^\[\]]+)\]\.[^.]+$")
 
 
 @dataclass(frozen=True)
@@ -206,13 +208,25 @@ def status(store: ScanStore, id_url: str = DEFAULT_ID_URL,
            verdicts: Iterable[str] = ("corrupt",)) -> dict[str, dict[str, int]]:
     """Per class: lost, with a known source, re-downloaded, back in the dataset.
 
-    "Back" means a re-downloaded file now sits in the dataset, in the split/class
-    it was fetched for, under the name it was downloaded as, and is usable — which
-    is what `nexara ingest` does with it (it never renames a clip it adds).
+    "Back" means a re-downloaded source is now a usable clip of the dataset, in the
+    split/class it was fetched for: a clip whose recorded source (`core.provenance`:
+    the `.info.json` ingest moved with it, or the id in its name) is that URL or
+    that video id — whatever its name, so a clip `nexara ingest` had to rename
+    (" (2)": the name was taken) counts — or, for a clip with no recorded source,
+    the file under the very name it was downloaded as. The lost originals never count.
     """
-    p = plan(lost_clips(store, verdicts), id_url)
+    clips = lost_clips(store, verdicts)
+    p = plan(clips, id_url)
     rows = RedownloadTable(store.db).rows()
-    usable = {r.path for r in store.results(DATASET) if r.verdict.usable}
+    lost = {c.rel for c in clips}
+    usable = {r.path: r for r in store.results(DATASET) if r.verdict.usable and r.path not in lost}
+    known: set[tuple[str, str, str]] = set()  # (split, class, url or "id:<id>") of usable clips
+    sources = SourcesTable(store.db).all()
+    for rel, (_, src) in sources.items():
+        r = usable.get(rel)
+        if r is not None:
+            known.update((r.split, r.cls, k) for k in (src.url_for(id_url), f"id:{src.id}" if src.id else None)
+                         if k)
     out: dict[str, dict[str, int]] = {}
 
     def slot(cls: str) -> dict[str, int]:
@@ -226,7 +240,11 @@ def status(store: ScanStore, id_url: str = DEFAULT_ID_URL,
         if r["status"] in (OK, SKIPPED) and r["file"]:
             s = slot(r["class"])
             s["redownloaded"] += 1
-            if f"{r['split']}/{r['class']}/{r['file']}" in usable:
+            vid = _FILE_ID.search(r["file"])
+            named = f"{r['split']}/{r['class']}/{r['file']}"
+            if ((named in usable and named not in sources)
+                    or (r["split"], r["class"], r["url"]) in known
+                    or (vid is not None and (r["split"], r["class"], f"id:{vid.group(1)}") in known)):
                 s["back"] += 1
     return dict(sorted(out.items()))
 

@@ -201,6 +201,53 @@ def test_a_fingerprint_of_another_version_is_computed_again(scanned):
     assert summary["checked"] == 0  # and then it is reused
 
 
+# -- the same fingerprint whichever level decoded the pictures -------------------------------------
+
+
+@pytest.mark.parametrize("variant", range(8))
+def test_an_intact_clip_has_the_same_fingerprint_at_standard_and_at_full(tmp_path, variant):
+    """Every container/codec of the demo: `full` offers the fingerprint the standard windows'
+    pictures, so both levels hash the same pictures at the same times (quick: keyframes only)."""
+    from core.demo import CLEAN_VARIANTS
+    from core.integrity import check_path
+
+    v = CLEAN_VARIANTS[variant]
+    p = write_clip(tmp_path / f"clip.{v['container']}", "violent", seconds=3, seed=300 + variant,
+                   **{k: v[k] for k in ("container", "codec", "audio", "faststart", "size", "fps") if k in v})
+    std, full = check_path(p, "standard"), check_path(p, "full")
+    assert std.usable and full.usable and std.fingerprint.hashes, (v, std.reasons)
+    assert (std.fingerprint.times, std.fingerprint.hashes) == (full.fingerprint.times, full.fingerprint.hashes), v
+    quick = check_path(p, "quick").fingerprint
+    assert dupes.match(_as_print(quick, "q"), _as_print(std.fingerprint, "s"), MatchRule()), v
+
+
+def _as_print(fp, name):
+    return Print(name, "train", "a", 1, "", np.asarray(fp.times, np.float32), np.asarray(fp.hashes, np.uint64))
+
+
+@pytest.mark.parametrize("kind", ["truncated_tail", "bitflip_packet", "ts_packet_loss", "audio_damage"])
+@pytest.mark.parametrize("seed", range(3))
+def test_a_damaged_usable_clip_keeps_its_fingerprint_and_matches_its_intact_self(tmp_path, kind, seed):
+    """Standard measures a damaged file fully (escalation): the fingerprint is still that of the
+    standard windows, less what the decoder concealed, and the clip matches its undamaged bytes."""
+    import random
+
+    from core.demo.damage import _base_spec, apply_damage, write_base
+    from core.integrity import check_path
+
+    spec = {"size": (160, 120), "fps": 25.0, "seconds": 3.0, **_base_spec(kind)}
+    ext = spec.get("container", "mp4")
+    clean, bad = tmp_path / f"clean.{ext}", tmp_path / f"bad.{ext}"
+    for p in (clean, bad):
+        write_base(p, kind, "violent", seed, spec)
+    apply_damage(bad, kind, random.Random(seed))
+    std, full, intact = check_path(bad, "standard"), check_path(bad, "full"), check_path(clean, "standard")
+    assert std.usable, (kind, seed, std.verdict, std.reasons)
+    assert (std.fingerprint.times, std.fingerprint.hashes) == (full.fingerprint.times, full.fingerprint.hashes)
+    assert dupes.match(_as_print(intact.fingerprint, "clean"), _as_print(std.fingerprint, "bad"), MatchRule()), \
+        f"{kind} seed {seed}: the damaged copy no longer matches"
+
+
 # -- the rule and the index, as properties over seeded random fingerprints ----------------------
 
 

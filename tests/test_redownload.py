@@ -192,7 +192,64 @@ def test_plan_a_batch_file_download_rerun(tmp_path, server, capsys):
     bad = next(p for p in verdicts if "[badsrc]" in p)
     assert verdicts[bad] == "corrupt"
     assert all(v != "corrupt" for p, v in verdicts.items() if p != bad)
+
+    # Back into the dataset: `nexara ingest INCOMING ROOT` takes split/class from the layout the
+    # download wrote. A distinct clip (of another source) already holds one download's name, so
+    # that one is renamed.
+    side = next(e["file"] for e in by_url.values() if "[side]" in (e["file"] or ""))
+    write_clip(root / "train" / "violent" / side, "violent", seed=201)
+    (root / "train" / "violent" / side.replace(".mp4", ".info.json")).write_text(json.dumps(
+        {"id": "other", "webpage_url": f"{base}/other.mp4"}))
+    inc_before = _tree(inc)
+    capsys.readouterr()
+    assert main(["ingest", str(inc), str(root), "--yes", "--json"]) == 0
+    evs = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    items = {e["src"]: e for e in evs if e["type"] == "ingest_item"}
+    assert items[bad]["status"] == "corrupt" and items[bad]["reasons"], items[bad]  # rejected, with why
+    assert items[bad]["reason"].startswith("unusable (corrupt: ")
+    added = {src: e for src, e in items.items() if e["status"] == "add"}
+    assert len(added) == 4 and set(items) == set(added) | {bad}
+    for src, e in added.items():  # into the split and class the lost original held
+        assert e["dest"].rsplit("/", 1)[0] == src.rsplit("/", 1)[0], e
+        assert (root / e["dest"]).read_bytes() == inc_before[src]
+        # the yt-dlp sidecar came along, under the clip's (new) name: exact provenance
+        assert e["sidecar"] == src.rsplit(".", 1)[0] + ".info.json"
+        assert (root / (e["dest"].rsplit(".", 1)[0] + ".info.json")).read_bytes() == inc_before[e["sidecar"]]
+    renamed = added[f"train/violent/{side}"]["dest"]
+    assert renamed == f"train/violent/{side.replace(' [side]', ' (2) [side]')}"
+    assert (root / renamed.replace(".mp4", ".info.json")).read_bytes() == \
+        inc_before[f"train/violent/{side.replace('.mp4', '.info.json')}"]
+    summary = evs[-1]
+    assert (summary["type"], summary["added"], summary["rejected_corrupt"], summary["sidecars"]) == \
+        ("ingest_summary", 4, 1, 4)
+    assert (inc / bad).exists()  # the rejected download stays where it was
+
+    # The decision counts them back — the renamed one too, by the source its sidecar records.
+    capsys.readouterr()
+    assert main(["decide", str(root), "--json"]) == 0
+    decision = next(json.loads(x) for x in capsys.readouterr().out.splitlines()
+                    if json.loads(x)["type"] == "decision")["decision"]
+    assert decision["plan_a"] == {
+        "nonviolent": {"lost": 2, "with_source": 1, "redownloaded": 1, "back": 1},
+        "violent": {"lost": 5, "with_source": 5, "redownloaded": 4, "back": 3},
+    }
+
+    # Undo: the clips and their sidecars go back to INCOMING byte for byte.
+    capsys.readouterr()
+    assert main(["restore", str(root), "--batch", "last", "--json"]) == 0
+    undo = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    assert next(e for e in undo if e["type"] == "batch")["op"] == "uningest"
+    assert _tree(inc) == inc_before
+    assert not any((root / e["dest"]).exists() for e in added.values())
+    assert main(["decide", str(root), "--json"]) == 0
+    decision = next(json.loads(x) for x in capsys.readouterr().out.splitlines()
+                    if json.loads(x)["type"] == "decision")["decision"]
+    assert {c: s["back"] for c, s in decision["plan_a"].items()} == {"nonviolent": 0, "violent": 0}
     shutil.rmtree(inc / ".nexara")
+
+
+def _tree(folder: Path) -> dict[str, bytes]:
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
 def test_into_inside_the_dataset_is_refused(tmp_path, server, capsys):
