@@ -349,3 +349,21 @@ def test_forged_ingest_entries_are_refused_before_anything_moves(tmp_path, datas
         assert "refusing" in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
         assert "Traceback" not in r.stderr
     assert (_tree(root), _tree(tmp_path / "elsewhere"), _tree(inc)) == before
+
+
+def test_undo_never_overwrites_incoming_and_leaves_a_changed_clip(tmp_path, dataset, capsys):
+    root = dataset
+    inc = tmp_path / "incoming"
+    write_clip(inc / "train/violent/one.mp4", "violent", seconds=3, seed=91)
+    write_clip(inc / "train/violent/two.mp4", "violent", seconds=3, seed=92)
+    assert main(["ingest", str(inc), str(root), "--yes", "--json"]) == 0
+    batch = _events(capsys.readouterr().out)[-1]["batch"]
+    (inc / "train/violent/one.mp4").write_bytes(b"a new file where the clip came from")
+    with open(root / "train/violent/two.mp4", "ab") as fh:  # changed in the dataset since
+        fh.write(b"\0" * 64)
+    before = (_tree(root), _tree(inc))
+    assert main(["restore", str(root), "--batch", batch]) == 1  # some not moved: exit 1
+    out = " ".join(capsys.readouterr().out.split())
+    assert "train/violent/one.mp4: a file is at" in out and "not overwriting" in out
+    assert "train/violent/two.mp4: is not the clip that was ingested" in out
+    assert (_tree(root), _tree(inc)) == before  # nothing moved, nothing overwritten

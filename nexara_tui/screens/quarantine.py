@@ -521,7 +521,8 @@ class QuarantineScreen(Screen):
             text = f"moved {n:,} file(s) ({human_size(result.get('bytes', 0))}), batch {result.get('batch')}; u: undo"
         else:
             self.last_batch = None
-            text = f"restored {n:,} file(s)"
+            text = (f"undid an ingest: {n:,} file(s) back to INCOMING" if result.get("op") == "uningest"
+                    else f"restored {n:,} file(s)")
         if problems:
             text += f"; {len(problems)} skipped: {problems[0]}"
         self.notify(text, timeout=6)

@@ -79,7 +79,7 @@ async def test_duplicates_view_keeps_one_copy_moves_the_others_and_undoes(tmp_pa
 
 
 async def test_ingest_view_plans_then_ingests_with_progress(tmp_path: Path):
-    from core.host import LocalHost
+    from core.host.local import LocalHost
 
     root = tmp_path / "ds"
     _dataset(root)
