@@ -359,14 +359,22 @@ def ingest_events(
     a summary. Issue 19 calls it on the whole INCOMING tree (split/class from the layout)."""
     from core import quarantine as q
     from core.journal import Journal
+    from core.quarantine.paths import Resolver, check_writable
 
     t0 = time.perf_counter()
     inc, rt = _dirs(incoming, root)
+    for name, what in ((split, "--split"), (cls, "--class")):
+        if name is not None:  # refused before the journal (and the quarantine folder) exists
+            _check_name(name, what)
     journal: Journal | None = None
     try:
         if dry_run:  # recovers without the lock unless something is pending; writes nothing else
             actions = q.recover(rt)
         else:
+            # as a quarantine does: the quarantine folder must be ROOT's own, ROOT writable,
+            # before the journal (and that folder) is created
+            res = Resolver(rt)
+            check_writable([str(rt), res.qdir])
             journal = Journal(rt).open()
             actions = q.recover(rt, journal=journal)
         for a in actions:

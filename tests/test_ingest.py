@@ -140,6 +140,17 @@ def test_bad_arguments_are_one_line(tmp_path, dataset):
     (tmp_path / "inc").mkdir()
     r = run_nexara("ingest", str(tmp_path / "inc"), str(root), "--split", "../x", "--yes")
     assert r.returncode == 2 and "--split" in r.stderr
+    assert not (root / "corrupted_videos").exists()  # a refused command writes nothing
+    r = run_nexara("ingest", "", str(root), "--yes")
+    assert r.returncode == 2 and "INCOMING is empty" in r.stderr
+    # the quarantine folder (where the journal lives) must be ROOT's own: refused before anything
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (root / "corrupted_videos").symlink_to(elsewhere, target_is_directory=True)
+    write_clip(tmp_path / "inc" / "new.mp4", "violent", seconds=2, seed=5)
+    r = run_nexara("ingest", str(tmp_path / "inc"), str(root), "--split", "train", "--class", "violent", "--yes")
+    assert r.returncode == 2 and "is a symlink" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    assert not any(elsewhere.iterdir()) and (tmp_path / "inc" / "new.mp4").exists()
 
 
 @pytest.mark.parametrize("point", ["after_intent:2", "after_move:2"])

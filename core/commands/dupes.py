@@ -57,8 +57,9 @@ def analyse_root(root: str | Path, rule: Any = None) -> tuple[Any, int]:
     from core.dupes import analyse, load_prints
     from core.scan import stored_results
     from core.summary import summarize
+    from core.userpaths import root_arg
 
-    store, _meta = stored_results(root)
+    store, _meta = stored_results(root_arg(str(root)))
     with store:
         prints = load_prints(store)
         usable = sum(c.valid() for c in summarize(store.results()).groups.values())

@@ -40,7 +40,8 @@ class MoveSpec:
 
     op: str
     rel: str
-    src: str  # ROOT-relative, as the journal records it (`corrupted_videos/…` for the quarantine)
+    src: str  # ROOT-relative, as the journal records it (`corrupted_videos/…` for the quarantine;
+    # ingest: an absolute path inside the INCOMING folder the batch names)
     dst: str
     size: int
     mtime_ns: int | None  # expected (None: do not check)
