@@ -123,7 +123,17 @@ def events(args: argparse.Namespace) -> Iterator[dict[str, Any]]:
     policy = policy_from_args(args)
     decision, summary = compute(args.root, policy)
     yield event("decision", root=str(Path(args.root).expanduser().resolve()),
-                decision=decision.to_dict(), summary=summary.to_dict())
+                decision=decision.to_dict(), summary=summary.to_dict(),
+                quarantined=quarantined_summary(args.root))
+
+
+def quarantined_summary(root: str) -> dict[str, Any]:
+    """What was moved to ROOT/corrupted_videos/ (Summary.to_dict): the decision counts what is left."""
+    from core.store import QUARANTINE, ScanStore
+    from core.summary import summarize
+
+    with ScanStore.for_root(Path(root).expanduser()) as store:
+        return summarize(store.results(QUARANTINE)).to_dict()
 
 
 def render(stream: Iterable[dict[str, Any]], args: argparse.Namespace) -> int:

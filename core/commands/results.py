@@ -36,24 +36,30 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def events(args: argparse.Namespace) -> Iterator[dict[str, Any]]:
     from core.scan import stored_results
+    from core.store import QUARANTINE
     from core.summary import Summary
 
     store, meta = stored_results(Path(args.root))
     verdicts = set(args.verdict or [])
     reasons = set(args.reason or [])
     summary = Summary()
+    levels: dict[str, int] = {}
     shown = 0
     with store:
         yield event("results", root=str(Path(args.root).expanduser().resolve()), last_scan=meta)
+        quarantined = store.count(QUARANTINE)
         for r in store.results():
             summary.add(r)
+            levels[r.level] = levels.get(r.level, 0) + 1
             if verdicts and r.verdict.value not in verdicts:
                 continue
             if reasons and not reasons.intersection(r.reasons):
                 continue
             shown += 1
             yield event("file", result=r.to_dict(), cached=True)
-    yield event("summary", summary=summary.to_dict(), shown=shown, level=meta.get("level"))
+    # `levels`: files per scan level (a store can mix them); `quarantined`: files moved out.
+    yield event("summary", summary=summary.to_dict(), shown=shown, level=meta.get("level"),
+                levels=levels, quarantined=quarantined)
 
 
 def render(events: Iterable[dict[str, Any]], args: argparse.Namespace) -> int:
@@ -61,20 +67,13 @@ def render(events: Iterable[dict[str, Any]], args: argparse.Namespace) -> int:
         return drain(events)
     from rich.console import Console
     from rich.markup import escape
-    from rich.table import Table
 
     from core.report import render_report
     from core.summary import Summary
 
     out = Console()
     filtered = bool(args.verdict or args.reason)
-    table = Table(show_edge=False, pad_edge=False, expand=True)
-    # The path gets the room; the short columns never wrap.
-    table.add_column("path", overflow="fold", ratio=3)
-    table.add_column("split/class", no_wrap=True)
-    table.add_column("verdict", no_wrap=True)
-    table.add_column("reasons", overflow="fold", ratio=2)
-    rows = 0
+    rows: list[tuple[str, str, str, str]] = []
     for ev in events:
         t = ev.get("type")
         if t == "results":
@@ -86,16 +85,41 @@ def render(events: Iterable[dict[str, Any]], args: argparse.Namespace) -> int:
             r = ev["result"]
             if not filtered and r["verdict"] == Verdict.OK.value:
                 continue  # unfiltered, list the files worth a look
-            rows += 1
-            table.add_row(
-                escape(repr(r["path"])[1:-1]), f"{escape(r['split'])}/{escape(r['class'])}",
-                r["verdict"], escape(", ".join(r.get("reasons", []))),
-            )
+            rows.append((repr(r["path"])[1:-1], f"{r['split']}/{r['class']}", r["verdict"],
+                         ", ".join(r.get("reasons", []))))
         elif t == "summary":
             if rows:
-                out.print(table)
+                _print_files(out, rows, escape)
             else:
                 out.print("no matching files", highlight=False)
             out.print()
             render_report(out, Summary.from_dict(ev["summary"]))
     return 0
+
+
+def _print_files(out: Any, rows: list[tuple[str, str, str, str]], escape: Any) -> None:
+    """A table when every path fits on its line; otherwise two lines per file.
+
+    A path is never split inside a name: at 80 columns the path gets its own
+    line (whole), and split/class, verdict and reasons go on the next one.
+    """
+    from rich.cells import cell_len
+    from rich.table import Table
+
+    widest = max(cell_len(r[0]) for r in rows)
+    short = max(cell_len(r[1]) for r in rows) + max(cell_len(r[2]) for r in rows) + 6
+    reasons = max(cell_len(r[3]) for r in rows)
+    if widest + short + min(reasons, 24) <= out.width:
+        table = Table(show_edge=False, pad_edge=False, expand=True)
+        table.add_column("path", no_wrap=True, min_width=widest)
+        table.add_column("split/class", no_wrap=True)
+        table.add_column("verdict", no_wrap=True)
+        table.add_column("reasons", overflow="fold", ratio=1)
+        for path, group, verdict, why in rows:
+            table.add_row(escape(path), escape(group), verdict, escape(why))
+        out.print(table)
+        return
+    for path, group, verdict, why in rows:
+        out.print(escape(path), style="bold", highlight=False, overflow="fold", soft_wrap=False)
+        out.print(f"  {escape(group)} · {verdict}" + (f" · {escape(why)}" if why else ""),
+                  highlight=False)

@@ -26,7 +26,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Input, OptionList, Static
+from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 from textual.worker import get_current_worker
 
@@ -38,6 +38,7 @@ from core.monitor.state import RunState, fmt_duration
 from nexara_tui.messages import HostStateChanged
 from nexara_tui.widgets.curves import Curves
 from nexara_tui.widgets.epoch_table import EpochTable
+from nexara_tui.widgets.footer import NexaraFooter
 from nexara_tui.widgets.header import NexaraHeader
 
 
@@ -85,17 +86,26 @@ class MonitorScreen(Screen):
     TITLE = "Monitor"
     POLL_S = 1.0  # how often a quiet log is re-read
     GPU_POLL_S = 15.0  # nvidia-smi via `nexara monitor --gpu` on the host
-    JOBS_POLL_S = 10.0  # re-list the host's jobs (new runs, ended ones) while on screen
+    JOBS_POLL_S = 2.0  # re-list the host's jobs (a run started from the CLI appears this fast)
     DEFAULT_CSS = """
-    MonitorScreen #mon-side { width: 38; border-right: solid $panel-lighten-2; }
+    MonitorScreen #mon-side { width: 34; border-right: solid $panel-lighten-2; }
     MonitorScreen #mon-jobs { height: 1fr; }
     MonitorScreen #mon-open { dock: bottom; }
     MonitorScreen #mon-status { height: auto; padding: 0 1; background: $panel; }
-    MonitorScreen #mon-alarms { height: auto; max-height: 8; padding: 0 1; }
+    MonitorScreen #mon-alarms { height: auto; max-height: 8; padding: 0 1; overflow-y: auto; }
     MonitorScreen .hidden { display: none; }
+    /* Below 100 columns the job list folds away (b brings it back): the table needs the room. */
+    MonitorScreen.-narrow #mon-side { display: none; }
+    MonitorScreen.-side-on #mon-side { display: block; }
+    MonitorScreen.-side-off #mon-side { display: none; }
+    MonitorScreen.-short #mon-alarms { max-height: 3; }
+    MonitorScreen.-short Curves { height: 8; }
+    MonitorScreen EpochTable { min-height: 6; }
     """
 
     BINDINGS = [
+        Binding("b", "toggle_side", "Jobs panel", show=False, id="monitor.side",
+                tooltip="Show or hide the job list (folded away below 100 columns)"),
         Binding("o", "open_file", "Open log", id="monitor.open",
                 tooltip="Type a log file on the host (CSV, Keras console log, epochs.jsonl) or a job id"),
         Binding("j", "focus_jobs", "Jobs", id="monitor.jobs", tooltip="Pick a job on this host"),
@@ -120,6 +130,7 @@ class MonitorScreen(Screen):
         self._gen = 0
         self._stop = threading.Event()
         self._jobs_seen = False
+        self._jobs_known: set[str] = set()  # job ids listed before: only a new one is opened by itself
         self._host_seen: Any = None
 
     # -- layout ---------------------------------------------------------------
@@ -135,7 +146,7 @@ class MonitorScreen(Screen):
                 yield Static("", id="mon-alarms")
                 yield EpochTable(id="mon-table")
                 yield Curves(id="mon-curves")
-        yield Footer()
+        yield NexaraFooter()
 
     def on_mount(self) -> None:
         self.query_one(EpochTable).reset([])
@@ -169,11 +180,26 @@ class MonitorScreen(Screen):
         self._draw_status()
 
     # -- actions -----------------------------------------------------------------
+    def _show_side(self, show: bool = True) -> None:
+        self.set_class(show, "-side-on")
+        self.set_class(not show, "-side-off")
+
+    def action_toggle_side(self) -> None:
+        shown = self.query_one("#mon-side").display
+        self._show_side(not shown)
+        if shown and self.focused is not None and self.focused.has_ancestor(self.query_one("#mon-side")):
+            self.query_one(EpochTable).focus()
+
     def action_open_file(self) -> None:
+        self._show_side(True)
         self.query_one("#mon-open", Input).focus()
 
     def action_focus_jobs(self) -> None:
-        self.query_one("#mon-jobs", OptionList).focus()
+        self._show_side(True)
+        jobs = self.query_one("#mon-jobs", OptionList)
+        if jobs.highlighted is None and jobs.option_count:
+            jobs.highlighted = 0
+        jobs.focus()
 
     def action_focus_table(self) -> None:
         self.query_one(EpochTable).focus()
@@ -196,10 +222,12 @@ class MonitorScreen(Screen):
 
     @on(Input.Submitted, "#mon-open")
     def _open_typed(self, event: Input.Submitted) -> None:
+        """Enter leaves the box whatever was typed: the next letters are screen keys again."""
+        event.stop()
         ref = event.value.strip()
         if ref:
             self.open_source(ref)
-            self.query_one(EpochTable).focus()
+        self.query_one(EpochTable).focus()
 
     @on(OptionList.OptionSelected, "#mon-jobs")
     def _open_picked(self, event: OptionList.OptionSelected) -> None:
@@ -377,16 +405,25 @@ class MonitorScreen(Screen):
             ol.add_option(Option(label, id=j.id))
         if not jobs:
             ol.add_option(Option(Text("no jobs on this host", style="dim"), disabled=True))
+        trains = [j for j in jobs if j.argv and j.argv[0] == "train"]
+        running = [j for j in trains if j.status == "running"]
         if keep is not None:
             with contextlib.suppress(Exception):
                 ol.highlighted = ol.get_option_index(keep)
-        if not self._jobs_seen and not self.source_label:
-            # Open the run the user most likely came for: the newest running training job,
-            # else the newest training job (a crash is worth seeing too).
-            trains = [j for j in jobs if j.argv and j.argv[0] == "train"]
-            running = [j for j in trains if j.status == "running"]
-            if running or trains:
-                self.open_source((running or trains)[0].id)
+        elif jobs:
+            # Nothing highlighted yet: the newest running training job (Enter opens it), else the top.
+            target = (running or trains or jobs)[0]
+            ol.highlighted = ol.get_option_index(target.id)
+        followed = self.source_label.removeprefix("job ")
+        done = self.state.run.ended or not self.following
+        new_run = bool(running) and running[0].id != followed and running[0].id not in self._jobs_known
+        # Open the run the user most likely came for: the newest running training job,
+        # else (first listing only) the newest training job (a crash is worth seeing too).
+        if (not self.source_label or (done and new_run)) and (
+                running or (trains and not self._jobs_seen)):
+            self.open_source((running or trains)[0].id)
+            ol.highlighted = ol.get_option_index((running or trains)[0].id)
+        self._jobs_known.update(j.id for j in jobs)
         self._jobs_seen = True
 
     @work(thread=True, exclusive=True, group="monitor-gpu")

@@ -21,24 +21,31 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import Footer, Input, ProgressBar, Static
+from textual.widgets import Input, ProgressBar, Static
 from textual.worker import Worker, get_current_worker
 
 from core.errors import NexaraError
 from core.records import LEVELS
+from core.summary import Summary
 from core.units import human_duration
-from nexara_tui.messages import HostStateChanged, ScanFinished
-from nexara_tui.scan_feed import ScanFeed
+from nexara_tui.file_model import parse_filter
+from nexara_tui.fit import cut_words
+from nexara_tui.messages import DatasetChanged, HostStateChanged, ScanFinished
+from nexara_tui.scan_feed import PROBLEM_VERDICTS, ScanFeed
 from nexara_tui.screens.file_detail import FileDetailScreen
 from nexara_tui.widgets.file_list import FileList
+from nexara_tui.widgets.footer import NexaraFooter
 from nexara_tui.widgets.header import NexaraHeader
-from nexara_tui.widgets.summary_table import SummaryTable
+from nexara_tui.widgets.summary_table import LEGEND, SummaryTable
 
 BATCH_INTERVAL_S = 0.25
-MAX_EVENTS_PER_TICK = 20_000  # keeps one tick well under a frame's budget at 100k files
+MAX_EVENTS_PER_TICK = 2_000  # one tick stays ~50 ms, so a key pressed mid-scan answers at once
 BACKPRESSURE_EVENTS = 50_000  # the reader waits while this many events are queued
 FILTER_DEBOUNCE_S = 0.15
 SORTS = ("arrival", "verdict", "reason", "split", "path")
+# Stored results: the problem files only (the summary event still counts the whole dataset).
+PROBLEM_ARGS = ("--verdict", "warning", "--verdict", "damaged", "--verdict", "corrupt")
+EMPTY_TEXT = "No problem files (yet). s: scan · r: stored results"
 
 
 class ScanScreen(Screen):
@@ -47,14 +54,14 @@ class ScanScreen(Screen):
     BINDINGS = [
         Binding("s", "start_scan", "Scan", id="scan.start",
                 tooltip="Start a scan of the dataset root as a detached job on the host"),
-        Binding("l", "cycle_level", "Level", id="scan.level",
-                tooltip="Cycle the scan level: quick → standard → full"),
-        Binding("r", "load_results", "Results", id="scan.results",
-                tooltip="Load the stored results of the last scan without scanning"),
         Binding("x", "cancel_scan", "Cancel", id="scan.cancel",
                 tooltip="Cancel the running scan job (finished files stay stored)"),
         Binding("slash", "focus_filter", "Filter", id="scan.filter",
                 tooltip="Filter problem files: words, verdict:corrupt, reason:moov, split:train, -word"),
+        Binding("r", "load_results", "Results", id="scan.results",
+                tooltip="Load the stored results of the last scan without scanning"),
+        Binding("l", "cycle_level", "Level", id="scan.level",
+                tooltip="Cycle the scan level: quick → standard → full"),
         # Listed under `?`, not in the footer: the footer must fit 120 columns with q Quit.
         Binding("t", "cycle_sort", "Sort", id="scan.sort", show=False,
                 tooltip="Sort problem files by arrival, verdict, reason, split or path"),
@@ -74,12 +81,20 @@ class ScanScreen(Screen):
         self._sort_i = 0
         self._loaded_for: tuple[int, str] | None = None  # (id(host), root) last opened
         self._filter_timer: Timer | None = None
+        self._stale = False  # the store changed while a scan ran: reload once it ends
+        self.quarantined: int | None = None  # files in ROOT/corrupted_videos/, from the store
+
+    @property
+    def mode(self) -> str | None:
+        """What the reader is doing: "scan" (a scan job), "results" (stored results), or None."""
+        return self._mode
 
     # ---- layout -------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
         yield NexaraHeader()
         yield Static(id="scan-status")
         yield SummaryTable(id="summary")
+        yield Static(LEGEND, id="summary-legend")
         with Horizontal(id="progress-row"):
             yield ProgressBar(total=None, show_eta=False, id="progress")
             yield Static(id="progress-label")
@@ -87,8 +102,8 @@ class ScanScreen(Screen):
         yield Input(placeholder="filter: words, verdict:corrupt, reason:truncated, split:train, -word  (/)",
                     id="filter")
         yield FileList(id="problems", marked=getattr(self.app, "state", None) and self.app.state.approvals,
-                       empty_text="No problem files (yet). s: scan · r: stored results")
-        yield Footer(compact=True)
+                       empty_text=EMPTY_TEXT)
+        yield NexaraFooter()
 
     def on_mount(self) -> None:
         self.set_interval(BATCH_INTERVAL_S, self._drain)
@@ -101,15 +116,43 @@ class ScanScreen(Screen):
             self._maybe_autostart()
 
     def on_scan_finished(self, message: ScanFinished) -> None:
-        """Files left the dataset or came back (quarantine, undo): show the store as it is now.
+        """The store changed (a move or undo elsewhere, a rescan): show it as it is now.
 
         Our own broadcasts carry the summary we already show, so they end here.
+        A read of stored results in progress is restarted — it may have begun
+        before the change (a quick undo after a move), and a change announced
+        while it ran must not be lost; a running scan reloads once it ends.
         """
-        if not message.loaded or self._mode is not None or message.root != self.app.state.root:
+        if not message.loaded or message.root != self.app.state.root:
             return
-        if message.summary == self.feed.summary.to_dict():
+        if message.summary == self.feed.summary.to_dict() and self._mode is None:
+            return
+        if self._mode == "scan":
+            self._stale = True
             return
         self._open(attach_running=False)
+
+    def on_dataset_changed(self, message: DatasetChanged) -> None:
+        """Files moved out or back (the quarantine screen's job): follow in place, no reload."""
+        if message.root != self.app.state.root:
+            return
+        if self._mode == "scan":
+            self._stale = True
+            return
+        if self._mode == "results" or message.summary is None:
+            self._open(attach_running=False)  # a read in progress may predate the change
+            return
+        fl = self.query_one(FileList)
+        gone = {r.path for r in message.removed}
+        rows = [r for r in fl.model.rows if r.path not in gone]
+        rows.extend(r for r in message.restored if r.verdict in PROBLEM_VERDICTS)
+        fl.model.set_rows(rows)
+        fl.refresh_rows()
+        fl.set_filter(fl.model.filter_text)
+        self.feed.summary = Summary.from_dict(message.summary)
+        self.quarantined = message.quarantined
+        self._update_empty_text()
+        self._redraw()
 
     def _maybe_autostart(self) -> None:
         """For each new (host, root): attach to its running scan or show its stored results.
@@ -200,7 +243,18 @@ class ScanScreen(Screen):
     def _apply_filter(self, text: str) -> None:
         self._filter_timer = None
         self.query_one(FileList).set_filter(text)
+        self._update_empty_text()
         self._update_notes()
+
+    def _update_empty_text(self) -> None:
+        """An empty list says why: nothing scanned yet, or nothing matches the filter (and what would)."""
+        fl = self.query_one(FileList)
+        text = fl.model.filter_text.strip()
+        if not text or not fl.model.total:
+            fl.empty_text = EMPTY_TEXT
+        else:
+            fl.empty_text = no_match_text(text, fl.model.rows)
+        fl.refresh_rows()
 
     @on(Input.Submitted, "#filter")
     def _filter_submitted(self, event: Input.Submitted) -> None:
@@ -247,7 +301,7 @@ class ScanScreen(Screen):
                     mode = "scan"
                     put({"type": "_mode", "mode": "scan", "job_id": job_id})
             if mode == "results":
-                for ev in host.stream(["results", root, "--json"]):
+                for ev in host.stream(["results", root, *PROBLEM_ARGS, "--json"]):
                     put(ev)
                     if worker.is_cancelled:
                         return
@@ -353,6 +407,9 @@ class ScanScreen(Screen):
         self._mode = None
         self._set_running(False)
         f = self.feed
+        if f.finished is not None:
+            q = f.finished.get("quarantined")
+            self.quarantined = int(q) if isinstance(q, int) else None
         if f.error:
             if mode == "results" and not f.started:
                 self.status_text = f"no stored results for this root ({f.error}) — press s to scan"
@@ -362,7 +419,7 @@ class ScanScreen(Screen):
         elif f.finished is not None:
             fin = f.finished
             if mode == "results":
-                self.status_text = f"stored results ({f.level or '?'} level)"
+                self.status_text = stored_label(f.finished.get("levels"), f.level)
             else:
                 self.status_text = (f"scan finished: {fin.get('checked', 0):,} checked, "
                                     f"{fin.get('cached', 0):,} unchanged, {fin.get('skipped', 0):,} "
@@ -373,6 +430,9 @@ class ScanScreen(Screen):
         else:
             self.status_text = f"scan {f.job_status or 'stopped'} before its summary"
         self._redraw()
+        if self._stale:
+            self._stale = False
+            self._open(attach_running=False)
 
     def _reset(self, status: str) -> None:
         self.feed.reset()
@@ -392,10 +452,17 @@ class ScanScreen(Screen):
                 notify()
 
     def _update_status(self) -> None:
+        from rich.text import Text
+
         level = self.app.state.level
         job = f" · job {self.job_id}" if self.job_id and self._mode == "scan" else ""
-        self.query_one("#scan-status", Static).update(
-            f"level [b]{level}[/b] (l){job} · {self.status_text}")
+        line = Text.from_markup(f"level [b]{level}[/b] (l){job} · {self.status_text}")
+        width = max(20, self.size.width - 2)
+        if line.cell_len > width:  # cut at a word, never mid-word
+            plain = cut_words(line.plain, width)
+            line.truncate(len(plain) - 1)
+            line.append("…")
+        self.query_one("#scan-status", Static).update(line)
 
     def _update_notes(self) -> None:
         f = self.feed
@@ -404,26 +471,86 @@ class ScanScreen(Screen):
         if f.skipped:
             parts.append(f"{len(f.skipped):,} skipped (not videos)")
         parts.extend(f.notes[:2])
+        width = max(20, self.size.width - 2)
+        line = ""
+        for part in parts:  # whole parts only: a note that does not fit is left out, not cut
+            cand = f"{line} · {part}" if line else part
+            if len(cand) <= width or not line:
+                line = cut_words(cand, width)
         top = f.summary.reasons.most_common(4)
         if top:
-            parts.append("top reasons: " + ", ".join(f"{code} {n:,}" for code, n in top))
-        self.query_one("#scan-notes", Static).update(" · ".join(parts))
+            reasons = "top reasons: "
+            for i, (code, n) in enumerate(top):
+                item = f"{code} {n:,}"
+                cand = f"{line} · {reasons}{', ' if i else ''}{item}"
+                if len(cand) > width:
+                    break
+                reasons += (", " if i else "") + item
+            else:
+                i = len(top)
+            if i:
+                line = f"{line} · {reasons}"
+        self.query_one("#scan-notes", Static).update(line)
 
     def _redraw(self) -> None:
         f = self.feed
         self.query_one(SummaryTable).show_summary(f.summary)
         bar = self.query_one(ProgressBar)
-        total = max(f.total, f.done)
-        if total:
-            bar.update(total=total, progress=f.done)
+        in_dataset = f.summary.overall.total
+        if self._mode == "results":
+            bar.update(total=None, progress=0)
+            label = f"loading stored results… {f.done:,} problem files so far"
+        elif self._mode is None and f.finished is not None:
+            # Finished or loaded: what the store holds, not files still to come.
+            q = self.quarantined or 0
+            bar.update(total=max(1, in_dataset + q), progress=max(1, in_dataset + q))
+            label = f"{in_dataset + q:,} scanned"
+            if q:
+                label += f" · {q:,} quarantined · {in_dataset:,} in the dataset"
         else:
-            bar.update(total=None if self._mode else 1, progress=0 if self._mode else 1)
-        label = f"{f.done:,}/{total:,} files"
-        if self._mode == "scan" and f.rate:
-            label += f" · {f.rate:.1f} files/s · ETA {human_duration(f.eta_s, 0)}"
+            total = max(f.total, f.done)
+            if total:
+                bar.update(total=total, progress=f.done)
+            else:
+                bar.update(total=None if self._mode else 1, progress=0 if self._mode else 1)
+            label = f"{f.done:,}/{total:,} files"
+            if self._mode == "scan" and f.rate:
+                label += f" · {f.rate:.1f} files/s · ETA {human_duration(f.eta_s, 0)}"
         self.query_one("#progress-label", Static).update(label)
         self._update_status()
         self._update_notes()
+
+    def on_resize(self) -> None:
+        self._update_status()
+        self._update_notes()
+
+
+def stored_label(levels: object, level: str | None) -> str:
+    """What the store holds: "stored results (standard level)", or each level's share when mixed."""
+    if isinstance(levels, dict) and len(levels) > 1:
+        order = {lv: i for i, lv in enumerate(LEVELS)}
+        parts = [f"{int(n):,} at {lv}" for lv, n in sorted(levels.items(), key=lambda kv: order.get(kv[0], 9))]
+        return "stored results, mixed levels: " + ", ".join(parts)
+    if isinstance(levels, dict) and len(levels) == 1:
+        level = next(iter(levels))
+    return f"stored results ({level or '?'} level)"
+
+
+def no_match_text(text: str, rows: list) -> str:
+    """"no problem file matches `verdict:bogus` — known verdicts: …" with what the list holds."""
+    known_v = [v for v in ("warning", "damaged", "corrupt") if any(r.verdict == v for r in rows)]
+    msg = f"No problem file matches `{text}`."
+    terms = parse_filter(text)
+    if any(t.field == "verdict" for t in terms):
+        msg += " Known verdicts: " + ", ".join(known_v or ["warning", "damaged", "corrupt"]) + "."
+    if any(t.field == "reason" for t in terms):
+        codes = sorted({c for r in rows for c in r.reasons})
+        msg += " Reasons here: " + ", ".join(codes[:8]) + (" …" if len(codes) > 8 else "") + "."
+    if any(t.field in ("split", "class") for t in terms):
+        splits = sorted({r.split for r in rows if r.split})
+        classes = sorted({r.cls for r in rows if r.cls})
+        msg += f" Splits: {', '.join(splits)}; classes: {', '.join(classes)}."
+    return msg + " escape: back to the list, / to change the filter."
 
 
 def _wait_while_full(q: collections.deque, worker: Worker) -> None:
