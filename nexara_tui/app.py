@@ -22,7 +22,7 @@ from textual.screen import Screen
 from textual.signal import Signal
 
 from nexara_tui.commands import NexaraCommands
-from nexara_tui.messages import HostStateChanged, ScanFinished
+from nexara_tui.messages import HostStateChanged, ScanFinished, ScanProgress
 from nexara_tui.state import AppState
 
 # mode name → (module, class). Imported on first visit only.
@@ -143,6 +143,12 @@ class NexaraApp(App):
         self.state.last_summary = summary
         self.state.last_scan_level = level
         self.broadcast(lambda: ScanFinished(summary, root=root, level=level, loaded=loaded))
+
+    def on_scan_progress(self, message: ScanProgress) -> None:
+        share = int(100 * message.done / message.total) if message.total else None
+        if share != self.state.scan_share:  # headers redraw once per percent, not per batch
+            self.state.scan_share = share
+            self.notify_state_changed()
 
     def on_host_state_changed(self, message: HostStateChanged) -> None:
         if message.from_app or message.host_name != self.state.host_name:

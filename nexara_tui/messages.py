@@ -73,3 +73,16 @@ class ScreenLoaded(Message):
         self.screen = screen
         self.error = error
         self.rows = rows
+
+
+class ScanProgress(Message):
+    """The scan screen drew a batch of a running scan: `done` of `total` files.
+
+    One per redraw (at most four a second, however many files arrived), so the
+    app can show the share in every header ("scan running 45 %").
+    """
+
+    def __init__(self, done: int, total: int) -> None:
+        super().__init__()
+        self.done = done
+        self.total = total

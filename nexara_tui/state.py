@@ -25,3 +25,4 @@ class AppState:
     last_summary: dict[str, Any] | None = None  # core.summary.Summary.to_dict() of the last scan
     last_scan_level: str | None = None
     scan_running: bool = False
+    scan_share: int | None = None  # percent done of the running scan, for the headers

@@ -36,6 +36,8 @@ from nexara_tui.widgets.header import NexaraHeader
 
 COLUMNS = ("split/class", "valid", "lost", "rate", "weight", "balanced", "mult", "effective",
            "re-download")
+# Below 100 columns the headers shorten so the whole table fits 80 cells.
+SHORT = {"balanced": "bal.", "effective": "eff.", "re-download": "re-dl"}
 _SEVERITY = {"critical": "bold red", "warning": "yellow", "info": "cyan"}
 
 
@@ -153,6 +155,11 @@ class DecisionScreen(Screen):
         self.refresh_decision()
 
     def on_resize(self) -> None:
+        narrow = self.app.size.width < 100
+        for key, col in self.table.columns.items():
+            name = str(key.value)
+            col.label = Text(SHORT.get(name, name) if narrow else name)
+        self.table.refresh()
         self.call_after_refresh(self._update_more)
 
     def _update_more(self, *_: object) -> None:
@@ -172,8 +179,8 @@ class DecisionScreen(Screen):
                 what.append("options (Why, Risk)")
             if findings.virtual_region.y + findings.virtual_region.height > bottom:
                 what.append("findings")
-        more.update(f"▼ {below} more line(s) below" + (f": {', '.join(what)}" if what else "")
-                    + " — ↓ j PgDn space: scroll")
+        more.update(f"▼ {int(below)} more lines" + (f": {', '.join(what)}" if what else "")
+                    + " · ↓ j PgDn")
         more.remove_class("-hidden")
 
     def action_scroll(self, where: str) -> None:

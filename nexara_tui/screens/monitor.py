@@ -85,7 +85,7 @@ def _is_training(job: Any) -> bool:
 class MonitorScreen(Screen):
     TITLE = "Monitor"
     POLL_S = 1.0  # how often a quiet log is re-read
-    GPU_POLL_S = 15.0  # nvidia-smi via `nexara monitor --gpu` on the host
+    GPU_POLL_S = 15.0  # nvidia-smi via `nexara monitor --gpu` on the host; 0: never asked
     JOBS_POLL_S = 2.0  # re-list the host's jobs (a run started from the CLI appears this fast)
     DEFAULT_CSS = """
     MonitorScreen #mon-side { width: 34; border-right: solid $panel-lighten-2; }
@@ -129,6 +129,7 @@ class MonitorScreen(Screen):
         self.gpu_reason = ""
         self._gen = 0
         self._stop = threading.Event()
+        self._stop_gpu = threading.Event()  # set on unmount: the GPU loop ends at once
         self._jobs_seen = False
         self._jobs_known: set[str] = set()  # job ids listed before: only a new one is opened by itself
         self._host_seen: Any = None
@@ -150,6 +151,8 @@ class MonitorScreen(Screen):
 
     def on_mount(self) -> None:
         self.query_one(EpochTable).reset([])
+        # The table, never the log box: letters typed on arrival are screen keys, not a path.
+        self.query_one(EpochTable).focus()
         self.set_interval(1.0, self._draw_status)
         self.set_interval(self.JOBS_POLL_S, self._poll_jobs)
         self._list_jobs()
@@ -159,6 +162,7 @@ class MonitorScreen(Screen):
 
     def on_unmount(self) -> None:
         self._stop.set()
+        self._stop_gpu.set()
 
     @property
     def host(self) -> Any:
@@ -429,15 +433,18 @@ class MonitorScreen(Screen):
     @work(thread=True, exclusive=True, group="monitor-gpu")
     def _gpu_loop(self) -> None:
         worker = get_current_worker()
+        if not self.GPU_POLL_S:
+            self.post_message(GpuRead([], "not polled"))
+            return
         last = -self.GPU_POLL_S
-        while not worker.is_cancelled:
+        while not worker.is_cancelled and not self._stop_gpu.is_set():
             host = self.host
             due = time.monotonic() - last >= self.GPU_POLL_S
             if due and host is not None and self.is_current:  # no nvidia-smi for a hidden screen
                 last = time.monotonic()
                 gpus, reason = host_gpu(host)
                 self.post_message(GpuRead(gpus, reason))
-            time.sleep(0.2)
+            self._stop_gpu.wait(0.2)
 
     def on_gpu_read(self, msg: GpuRead) -> None:
         self.gpus, self.gpu_reason = msg.gpus, msg.reason

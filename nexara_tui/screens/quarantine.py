@@ -65,7 +65,7 @@ PROBLEM_ARGS = ("--verdict", "warning", "--verdict", "damaged", "--verdict", "co
 COLUMNS: tuple[Column, ...] = (
     Column("verdict", 8, lambda r: r.verdict, lambda r: VERDICT_STYLES.get(r.verdict), priority=90),
     Column("reason", 22, lambda r: r.reason_text, min_width=10, priority=60),
-    Column("split/class", 18, lambda r: f"{r.split}/{r.cls}", min_width=12, priority=20),
+    Column("split/class", 18, lambda r: f"{r.split}/{r.cls}", min_width=12, priority=30),
     Column("size", 9, lambda r: human_size(r.size), priority=70),
     Column("frames", 6, lambda r: str(r.data.get("frames_decoded", "")), priority=10),
     DEFAULT_COLUMNS[-1],  # path, elided in the middle

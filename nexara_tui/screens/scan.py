@@ -30,7 +30,7 @@ from core.summary import Summary
 from core.units import human_duration
 from nexara_tui.file_model import parse_filter
 from nexara_tui.fit import cut_words
-from nexara_tui.messages import DatasetChanged, HostStateChanged, ScanFinished
+from nexara_tui.messages import DatasetChanged, HostStateChanged, ScanFinished, ScanProgress
 from nexara_tui.scan_feed import PROBLEM_VERDICTS, ScanFeed
 from nexara_tui.screens.file_detail import FileDetailScreen
 from nexara_tui.widgets.file_list import FileList
@@ -192,6 +192,13 @@ class ScanScreen(Screen):
         self._mode = "scan"
         self._set_running(True)
         self._follow(argv, None, "scan", gen=self._gen)
+
+    def follow_job(self, job_id: str) -> None:
+        """Follow a scan job already on the host (its log from the start), as after a restart."""
+        self._reset(f"following scan job {job_id}…")
+        self._mode = "scan"
+        self._set_running(True)
+        self._follow(None, job_id, "scan", gen=self._gen)
 
     def action_load_results(self) -> None:
         if not self._ready():
@@ -445,6 +452,8 @@ class ScanScreen(Screen):
     def _set_running(self, running: bool) -> None:
         self.refresh_bindings()
         state = self.app.state
+        if not running:
+            state.scan_share = None
         if state.scan_running != running:
             state.scan_running = running
             notify = getattr(self.app, "notify_state_changed", None)
@@ -516,6 +525,8 @@ class ScanScreen(Screen):
             label = f"{f.done:,}/{total:,} files"
             if self._mode == "scan" and f.rate:
                 label += f" · {f.rate:.1f} files/s · ETA {human_duration(f.eta_s, 0)}"
+            if self._mode == "scan":
+                self.app.post_message(ScanProgress(f.done, total))
         self.query_one("#progress-label", Static).update(label)
         self._update_status()
         self._update_notes()

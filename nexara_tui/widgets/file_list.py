@@ -59,11 +59,12 @@ class Column:
     priority: int = 50  # dropped in ascending order when even the minimum widths do not fit
 
 
+DROP_FIRST = 25  # columns below this priority are dropped before any other is shrunk
 PATH_MIN = 24  # the flexible (path) column never gets less while another column could give way
 
 DEFAULT_COLUMNS: tuple[Column, ...] = (
     Column("verdict", 8, lambda r: r.verdict, lambda r: VERDICT_STYLES.get(r.verdict), priority=90),
-    Column("reason", 24, lambda r: r.reason_text, min_width=12, priority=70),
+    Column("reason", 20, lambda r: r.reason_text, min_width=12, priority=70),
     Column("split/class", 20, lambda r: f"{r.split}/{r.cls}" if r.split or r.cls else "",
            min_width=12, priority=30),
     Column("path", 0, lambda r: r.path, elide="middle"),
@@ -82,7 +83,11 @@ def column_widths(columns: Sequence[Column], width: int) -> list[int]:
         return 2 + sum(w + 1 for w in widths if w) + n_flex * (PATH_MIN + 1)
 
     fixed = sorted((i for i, c in enumerate(columns) if c.width), key=lambda i: columns[i].priority)
-    for i in fixed:  # first shrink, least important first
+    for i in fixed:  # the merely nice-to-have go before anything is shrunk
+        if needed() <= width or columns[i].priority >= DROP_FIRST:
+            break
+        widths[i] = 0
+    for i in fixed:  # then shrink, least important first
         over = needed() - width
         if over <= 0:
             break
@@ -93,6 +98,12 @@ def column_widths(columns: Sequence[Column], width: int) -> list[int]:
         if needed() <= width:
             break
         widths[i] = 0
+    for i in reversed(fixed):  # room a dropped column freed goes back to the shrunk ones
+        spare = width - needed()
+        if spare <= 0:
+            break
+        if widths[i]:
+            widths[i] = min(columns[i].width, widths[i] + spare)
     rest = max(1, width - 2 - sum(w + 1 for w in widths if w) - n_flex)
     return [w if c.width else rest for w, c in zip(widths, columns, strict=True)]
 
@@ -235,6 +246,11 @@ class FileList(ScrollView, can_focus=True):
 
     def _body_height(self) -> int:
         return self.scrollable_content_region.height - 1  # minus the header line
+
+    @property
+    def page_size(self) -> int:
+        """Rows shown at once (the list's height minus its header line)."""
+        return max(0, self._body_height())
 
     def on_resize(self) -> None:
         self._cache.clear()

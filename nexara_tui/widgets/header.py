@@ -52,10 +52,11 @@ def header_text(title: str, host: str, link: str, root: str | None, detail: str 
     variants = [(True, True, True), (False, True, True), (False, False, True), (False, False, False)]
     for show_detail, brand, full_tabs in variants:
         t = _header(title, host, link, root, detail if show_detail else "", extra, mode, keys,
-                    brand, full_tabs, width)
+                    brand, full_tabs, None)
         if width is None or t.cell_len <= width:
             return t
-    return t
+    # Even the most compact line is too wide: the root is elided in the middle into what is left.
+    return _header(title, host, link, root, "", extra, mode, keys, False, False, width)
 
 
 def _header(title: str, host: str, link: str, root: str | None, detail: str, extra: str,
@@ -119,7 +120,10 @@ class NexaraHeader(Static):
         if state is None:
             self.update(header_text(title, "local", "connected", None))
             return
-        extra = "scan running" if state.scan_running else ""
+        extra = ""
+        if state.scan_running:
+            share = getattr(state, "scan_share", None)
+            extra = "scan running" + (f" {share} %" if share is not None else "")
         mode_of = getattr(self.app, "mode_of", None)
         mode = mode_of(self.screen) if mode_of else None
         self.update(header_text(title, state.host_name, state.link_state, state.root,

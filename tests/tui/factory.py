@@ -38,13 +38,17 @@ class Store:
 
 
 def build_store(root: Path, n: int, seed: int = 7, problem_share: float = 0.14,
-                long_names: bool = False, levels: tuple[str, ...] = ("standard",)) -> Store:
+                long_names: bool = False, levels: tuple[str, ...] = ("standard",),
+                real_clips: int = 0, skew: dict[str, float] | None = None) -> Store:
     """`n` small files under ROOT/{split}/{class}/ and a scan store with a verdict for each.
 
     The files are a few bytes each (their size and mtime are what the store
     validates, and what a quarantine move checks before it moves), so a
     50,000-file dataset is built in seconds; problem files carry reasons and
-    messages in rotation. Deterministic for a seed.
+    messages in rotation. The first `real_clips` problem files are real encoded
+    clips (core.demo.write_clip), so a preview decodes frames. `skew` gives a
+    class its own problem share (a class that lost far more: a finding).
+    Deterministic for a seed.
     """
     from core.store import ScanStore
 
@@ -62,10 +66,18 @@ def build_store(root: Path, n: int, seed: int = 7, problem_share: float = 0.14,
         p = root / rel
         p.parent.mkdir(parents=True, exist_ok=True)
         size = 64 + (i * 7919) % 4096
-        p.write_bytes(b"\0" * size)
+        share = (skew or {}).get(cls, problem_share)
+        bad = rng.random() < share
+        if bad and problems < real_clips:
+            from core.demo import write_clip
+
+            write_clip(p, cls, size=(64, 48), fps=10, seconds=1.0, seed=i)
+        else:
+            p.write_bytes(b"\0" * size)
         st = p.stat()
+        size = st.st_size
         level = levels[i % len(levels)]
-        if rng.random() < problem_share:
+        if bad:
             verdict, reasons, msg = PROBLEMS[problems % len(PROBLEMS)]
             problems += 1
             res = FileResult(path=rel, split=split, cls=cls, verdict=verdict, reasons=list(reasons),
@@ -87,3 +99,40 @@ def chdir_root(tmp_path: Path, name: str = "ds") -> str:
     """Work in `tmp_path` and return ROOT relative to it: the header shows `ds`, not a temp path."""
     os.chdir(tmp_path)
     return name
+
+
+def no_user_config(tmp_path: Path) -> None:
+    """The user's own config (remapped keys) must not change a picture."""
+    cfg = tmp_path / "nexara-config.toml"
+    cfg.write_text("")
+    os.environ["NEXARA_CONFIG"] = str(cfg)
+
+
+def scan_app(root: str):
+    from core.hosts import LocalHost
+    from nexara_tui.app import NexaraApp
+
+    return NexaraApp(root=root, host=LocalHost())
+
+
+EPOCHS = 24
+
+
+def write_epochs(path: Path, epochs: int = EPOCHS) -> Path:
+    """An epochs.jsonl (our trainer's format) that overfits from epoch 14 and whose violent
+    recall collapses at epoch 20: the monitor raises its alarms on it."""
+    import json
+
+    lines = []
+    for i in range(1, epochs + 1):
+        over = max(0, i - 13)
+        violent = 0.72 if i < 20 else 0.05
+        lines.append(json.dumps({
+            "v": 1, "type": "epoch", "epoch": i, "epochs": 60, "loss": round(1.0 / i, 4),
+            "accuracy": round(0.55 + i / 100, 4), "val_loss": round(0.9 - 0.02 * min(i, 13) + 0.03 * over, 4),
+            "val_accuracy": round(0.52 + min(i, 13) / 100, 4),
+            "recall": {"violent": violent, "nonviolent": 0.74 if i < 20 else 0.97},
+            "lr": 3e-3 if i < 16 else 3e-4, "seconds": 41.5, "patience": 10,
+        }))
+    path.write_text("\n".join(lines) + "\n")
+    return path

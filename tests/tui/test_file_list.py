@@ -77,7 +77,7 @@ async def test_virtual_list_100k_rows():
         fl.set_rows(rows)
         await pilot.pause()
         t_set = time.perf_counter() - t0
-        body = fl._body_height()
+        body = fl.page_size
         assert [r.path for r in fl.visible_lines()] == [r.path for r in rows[:body]]
 
         t0 = time.perf_counter()
