@@ -191,7 +191,8 @@ class MonitorScreen(Screen):
     def action_toggle_side(self) -> None:
         shown = self.query_one("#mon-side").display
         self._show_side(not shown)
-        if shown and self.focused is not None and self.focused.has_ancestor(self.query_one("#mon-side")):
+        side = self.query_one("#mon-side")
+        if shown and self.focused is not None and side in self.focused.ancestors:
             self.query_one(EpochTable).focus()
 
     def action_open_file(self) -> None:
