@@ -36,8 +36,13 @@ from nexara_tui.widgets.header import NexaraHeader
 
 COLUMNS = ("split/class", "valid", "lost", "rate", "weight", "balanced", "mult", "effective",
            "re-download")
-# Below 100 columns the headers shorten so the whole table fits 80 cells.
+# Below 100 columns the headers shorten so the whole table fits 80 cells. Widths are fixed
+# (not sized to whatever cell was widest so far), so the table reads the same every time.
 SHORT = {"balanced": "bal.", "effective": "eff.", "re-download": "re-dl"}
+WIDTHS = {"split/class": 18, "valid": 7, "lost": 6, "rate": 7, "weight": 6, "balanced": 8,
+          "mult": 4, "effective": 9, "re-download": 11}
+NARROW_WIDTHS = {**WIDTHS, "split/class": 17, "valid": 6, "lost": 5, "balanced": 4, "effective": 6,
+                 "re-download": 6}
 _SEVERITY = {"critical": "bold red", "warning": "yellow", "info": "cyan"}
 
 
@@ -94,7 +99,7 @@ class DecisionScreen(Screen):
     DecisionScreen #d-body { height: 1fr; }
     DecisionScreen #d-moved { height: auto; padding: 0 1; color: $warning; }
     DecisionScreen #d-more { height: 1; padding: 0 1; background: $panel; color: $text; }
-    DecisionScreen #d-more.-hidden { display: none; }
+    DecisionScreen #d-more.-hidden { visibility: hidden; }  /* keeps its line: the body height never changes */
     DecisionScreen #d-options, DecisionScreen #d-findings { height: auto; padding: 0 1; }
     """
     BINDINGS: ClassVar[list[Binding]] = [
@@ -144,22 +149,31 @@ class DecisionScreen(Screen):
     def body(self) -> VerticalScroll:
         return self.query_one("#d-body", VerticalScroll)
 
+    def _add_columns(self) -> None:
+        narrow = self.app.size.width < 100
+        self._narrow = narrow
+        widths = NARROW_WIDTHS if narrow else WIDTHS
+        t = self.table
+        t.clear(columns=True)
+        for c in COLUMNS:
+            t.add_column(SHORT.get(c, c) if narrow else c, key=c, width=widths[c])
+        if self.decision is not None:
+            self._draw(self.decision)
+
     def on_mount(self) -> None:
         t = self.table
-        for c in COLUMNS:
-            t.add_column(c, key=c)
+        self._narrow: bool | None = None
+        self._add_columns()
         # The page scrolls, not the table inside it: ↓ and PgDn reach the options and findings.
         t.can_focus = False
         self.body.focus()
         self.watch(self.body, "scroll_y", self._update_more, init=False)
-        self.refresh_decision()
+        self.watch(self.body, "virtual_size", self._update_more, init=False)  # content re-laid out
+        # No fetch here: the ScreenResume that follows the first mount asks (one fetch, not two).
 
     def on_resize(self) -> None:
-        narrow = self.app.size.width < 100
-        for key, col in self.table.columns.items():
-            name = str(key.value)
-            col.label = Text(SHORT.get(name, name) if narrow else name)
-        self.table.refresh()
+        if (self.app.size.width < 100) != self._narrow:
+            self._add_columns()
         self.call_after_refresh(self._update_more)
 
     def _update_more(self, *_: object) -> None:

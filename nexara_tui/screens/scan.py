@@ -466,7 +466,7 @@ class ScanScreen(Screen):
         level = self.app.state.level
         job = f" · job {self.job_id}" if self.job_id and self._mode == "scan" else ""
         line = Text.from_markup(f"level [b]{level}[/b] (l){job} · {self.status_text}")
-        width = max(20, self.size.width - 2)
+        width = max(20, self.app.size.width - 2)
         if line.cell_len > width:  # cut at a word, never mid-word
             plain = cut_words(line.plain, width)
             line.truncate(len(plain) - 1)
@@ -480,7 +480,7 @@ class ScanScreen(Screen):
         if f.skipped:
             parts.append(f"{len(f.skipped):,} skipped (not videos)")
         parts.extend(f.notes[:2])
-        width = max(20, self.size.width - 2)
+        width = max(20, self.app.size.width - 2)
         line = ""
         for part in parts:  # whole parts only: a note that does not fit is left out, not cut
             cand = f"{line} · {part}" if line else part
@@ -503,7 +503,10 @@ class ScanScreen(Screen):
 
     def _redraw(self) -> None:
         f = self.feed
-        self.query_one(SummaryTable).show_summary(f.summary)
+        if self._mode != "results" or f.finished is not None:
+            # Stored results stream the problem files first: their partial counts (every
+            # share 100 % corrupt) are not the dataset, so the table waits for the summary.
+            self.query_one(SummaryTable).show_summary(f.summary)
         bar = self.query_one(ProgressBar)
         in_dataset = f.summary.overall.total
         if self._mode == "results":

@@ -128,7 +128,8 @@ class NexaraHeader(Static):
         mode = mode_of(self.screen) if mode_of else None
         self.update(header_text(title, state.host_name, state.link_state, state.root,
                                 state.link_detail, extra, mode=mode, keys=self._tab_keys(),
-                                width=self.size.width or None))
+                                # The app's width: known at mount, before this widget's layout.
+                                width=self.app.size.width or None))
 
     def on_resize(self) -> None:
         self._on_state(None)

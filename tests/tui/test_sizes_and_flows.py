@@ -199,14 +199,14 @@ async def test_decide_scrolls_the_page_and_says_what_is_below(tmp_path, monkeypa
                        and app.screen.decision is not None, what="the decision")
         screen = app.screen
         more = screen.query_one("#d-more")
-        await wait_for(pilot, lambda: more.display and "more lines" in str(more.render()),
+        await wait_for(pilot, lambda: not more.has_class("-hidden") and "more lines" in str(more.render()),
                        what="the below-the-fold hint")
         assert "findings" in str(more.render())
         assert not screen.table.has_focus and screen.body.has_focus
         await pilot.press("pagedown")
         await wait_for(pilot, lambda: screen.body.scroll_y > 0, what="the page to scroll")
         await pilot.press("end")
-        await wait_for(pilot, lambda: not more.display, what="the hint gone at the bottom")
+        await wait_for(pilot, lambda: more.has_class("-hidden"), what="the hint gone at the bottom")
 
 
 def epochs_file(tmp_path):

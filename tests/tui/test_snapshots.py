@@ -96,6 +96,7 @@ def ds_finding(tmp_path, monkeypatch):
 
 
 async def _decision_loaded(pilot) -> None:
+    await _scan_loaded(pilot)  # its ScanFinished must not start a second refresh mid-picture
     await pilot.press("2")
     await wait_for(pilot, lambda: isinstance(pilot.app.screen, DecisionScreen)
                    and pilot.app.screen.decision is not None
