@@ -122,6 +122,7 @@ class DecisionScreen(Screen):
         self.summary: dict[str, Any] | None = None
         self.status_text = ""
         self.quarantined: dict[str, Any] | None = None  # Summary.to_dict of the moved files
+        self._asked_for: tuple[int, str | None] | None = None  # (id(host), root) last asked
         self.damaged_is_lost = False
         self.last_written: str | None = None
 
@@ -207,7 +208,11 @@ class DecisionScreen(Screen):
             body.scroll_page_down(animate=False)
 
     def on_screen_resume(self) -> None:
-        self.refresh_decision()
+        """Asked once; after that only when the data changed (a scan, a move, a new host or root)
+        or on r — a visit costs nothing, even on a 50,000-file store."""
+        key = (id(getattr(self.app, "host", None)), getattr(self.app, "root", None))
+        if key != self._asked_for:
+            self.refresh_decision()
 
     def on_scan_finished(self, message: ScanFinished) -> None:
         self.refresh_decision()
@@ -237,6 +242,7 @@ class DecisionScreen(Screen):
     def refresh_decision(self) -> None:
         host = getattr(self.app, "host", None)
         root = getattr(self.app, "root", None)
+        self._asked_for = (id(host), root)
         if host is None:
             self._set_status("waiting for the host…")
             return
