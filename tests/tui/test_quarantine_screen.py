@@ -7,14 +7,18 @@ job; real files moved on disk.
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from pathlib import Path
 
+from core.hosts import LocalHost
 from nexara_tui.app import NexaraApp
 from nexara_tui.messages import DatasetChanged, ScreenLoaded
 from nexara_tui.screens.prompts import ConfirmScreen
 from nexara_tui.screens.quarantine import QuarantineScreen
 from nexara_tui.widgets.frame_preview import FramePreview
 from tests.helpers_crash import make_dataset
+from tests.tui import factory
 from tests.tui.conftest import wait_for
 
 TRUNCATED = {"train/violent/clip_000.mp4", "train/nonviolent/clip_003.mp4"}
@@ -115,3 +119,51 @@ def test_half_block_rendering_and_marked_gaps():
     console.print(FramesRenderable(frames))
     text = console.export_text()
     assert "t=1.5s ✗" in text and "no frame" in text  # the gap is drawn and labelled
+
+
+class GatedResults(LocalHost):
+    """A LocalHost whose first `results` read is taken from the store at once but handed over
+    only when the test opens the gate: a read that began before a change and ends after it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate = threading.Event()
+        self.reads = 0
+
+    def stream(self, argv):
+        if argv and argv[0] == "results":
+            self.reads += 1
+            if self.reads == 1:
+                events = list(super().stream(argv))  # the store as it is now
+                self.gate.wait(60)
+                yield from events
+                return
+        yield from super().stream(argv)
+
+
+async def test_scan_screen_follows_a_change_announced_while_it_reads(tmp_path, monkeypatch):
+    """The flake in `test_approve_by_reason_move_undo`: the scan screen dropped a store change
+    announced while its own read of the store was still running, then showed what that read
+    had begun with. It must start over instead."""
+    monkeypatch.chdir(tmp_path)
+    factory.no_user_config(tmp_path)
+    store = factory.build_store(tmp_path / "ds", 60, seed=9, problem_share=0.3)
+    host = GatedResults()
+    app = NexaraApp(root=str(store.root), host=host)
+    async with app.run_test(size=(120, 40)) as pilot:
+        scan = app.mode_screen("scan")
+        await wait_for(pilot, lambda: scan.mode == "results" and host.reads == 1,
+                       what="the first read, held at the gate")
+        # The store changes under it (a quarantine from the CLI) and the app announces it.
+        res = await asyncio.to_thread(host.run, ["quarantine", str(store.root), "--yes",
+                                                 "--verdict", "corrupt", "--json"], 120)
+        assert res.rc == 0, res.stderr
+        after = next(e for e in host.stream(["results", str(store.root), "--json"])
+                     if e["type"] == "summary")["summary"]
+        assert after["overall"]["total"] < store.total
+        app.broadcast_scan_finished(after, root=str(store.root), loaded=True)
+        await pilot.pause()
+        host.gate.set()  # the old read ends now, with the old numbers
+        await wait_for(pilot, lambda: scan.mode is None
+                       and scan.feed.summary.to_dict()["overall"] == after["overall"],
+                       what="the scan screen on the store as it is now")
