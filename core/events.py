@@ -290,6 +290,8 @@ class SummaryEvent(_Base):
     cached: NotRequired[int]
     skipped: NotRequired[int]
     shown: NotRequired[int]
+    levels: NotRequired[dict[str, int]]  # `results`: files per scan level (a store can mix them)
+    quarantined: NotRequired[int]  # `results`: files moved out to the quarantine
     count: NotRequired[int]  # `job heartbeat`
 
 
@@ -350,6 +352,7 @@ class DecisionEvent(_Base):
     root: str
     decision: dict[str, Any]  # core.decision.Decision.to_dict()
     summary: SummaryDict
+    quarantined: NotRequired[dict[str, Any]]  # what was moved out (core.commands.decide)
 
 
 class PlanEvent(_Base):

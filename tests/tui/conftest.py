@@ -57,3 +57,27 @@ def any_host(request):
         yield host
     finally:
         host.close()
+
+
+class Recorder:
+    """A `run_test(message_hook=...)` that keeps every message the app dispatched.
+
+    Notifications are read here, once the app has dispatched their `Notify`
+    message, never from the app's private `_notifications`; screens' own
+    messages (`ScreenLoaded`, `DatasetChanged`, `ScanFinished`) the same way.
+    """
+
+    def __init__(self) -> None:
+        self.messages: list[object] = []
+
+    def __call__(self, message: object) -> None:
+        self.messages.append(message)
+
+    def of(self, cls: type) -> list:
+        return [m for m in self.messages if isinstance(m, cls)]
+
+    @property
+    def notifications(self) -> list[str]:
+        from textual.notifications import Notify
+
+        return [str(m.notification.message) for m in self.of(Notify)]
