@@ -46,14 +46,23 @@ _SPEC = re.compile(r"%%|%[-+ 0#]*\d*(?:\.\d+)?(?:hh|h|ll|l|z|t|j|L)?[diouxXcsfge
 
 @cache
 def _compile(fmt: str) -> re.Pattern[str]:
-    """A printf format string as a regex: each conversion matches any text."""
+    """A printf format string as a regex: each conversion matches any text.
+
+    Spaces match any run of whitespace, or none: a message is compared with its
+    whitespace folded, and a conversion that printed nothing ("%s is not
+    implemented" with an empty %s) leaves the line starting at the space after it.
+    """
+
+    def literal(text: str) -> str:
+        return r"\s*".join(re.escape(part) for part in text.split(" "))
+
     out, pos = [], 0
     for m in _SPEC.finditer(fmt):
-        out.append(re.escape(fmt[pos:m.start()]))
+        out.append(literal(fmt[pos:m.start()]))
         out.append("%" if m.group() == "%%" else ".*?")
         pos = m.end()
-    out.append(re.escape(fmt[pos:]))
-    return re.compile("".join(out).strip())
+    out.append(literal(fmt[pos:].rstrip()))
+    return re.compile("".join(out))
 
 
 MOV = ("mov", "mp4", "m4a", "3gp", "3g2", "mj2")
