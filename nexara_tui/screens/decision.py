@@ -40,11 +40,12 @@ COLUMNS = ("split/class", "valid", "lost", "rate", "weight", "balanced", "mult",
            "re-download")
 # Below 100 columns the headers shorten so the whole table fits 80 cells. Widths are fixed
 # (not sized to whatever cell was widest so far), so the table reads the same every time.
-SHORT = {"balanced": "bal.", "effective": "eff.", "re-download": "re-dl"}
+SHORT = {"weight": "wt", "balanced": "bal.", "effective": "eff.", "re-download": "re-dl"}
 WIDTHS = {"split/class": 18, "valid": 7, "lost": 6, "rate": 7, "weight": 6, "balanced": 8,
           "mult": 4, "effective": 9, "re-download": 11}
-NARROW_WIDTHS = {**WIDTHS, "split/class": 17, "valid": 6, "lost": 5, "balanced": 4, "effective": 6,
-                 "re-download": 6}
+# 80 columns: 57 of content + 2 of padding per column + the page's scrollbar (10,995 / 20,190 fit).
+NARROW_WIDTHS = {**WIDTHS, "split/class": 16, "valid": 6, "lost": 5, "rate": 6, "weight": 4,
+                 "balanced": 4, "effective": 6, "re-download": 6}
 _SEVERITY = {"critical": "bold red", "warning": "yellow", "info": "cyan"}
 
 if TYPE_CHECKING:
