@@ -259,10 +259,19 @@ class StartEvent(_Base):
     notes: list[str]
 
 
+class FileSource(TypedDict):
+    """Where a clip came from (`core.provenance`), on `results` file events."""
+
+    url: str | None
+    how: str  # "info_json" | "manifest" | "name"
+    id: str | None
+
+
 class FileEvent(_Base):
     type: Literal[EventType.FILE]
     result: FileResultDict
     cached: bool
+    source: NotRequired[FileSource]
 
 
 class ProgressEvent(_Base):

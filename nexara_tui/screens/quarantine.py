@@ -224,7 +224,11 @@ class QuarantineScreen(Screen):
                 if ev["type"] == EventType.FILE:
                     r = ev["result"]
                     if r.get("verdict") not in (None, Verdict.OK):
-                        batch.append(FileRow.from_result(dict(r)))
+                        row = FileRow.from_result(dict(r))
+                        src = ev.get("source")
+                        if src and src.get("url"):  # plan A: where to fetch it again
+                            row.data["source_url"] = src["url"]
+                        batch.append(row)
                     now = time.monotonic()
                     if now - last >= LOAD_BATCH_S and batch:
                         last = now
@@ -368,6 +372,8 @@ class QuarantineScreen(Screen):
         msgs = row.data.get("messages") or []
         head = (f"[b]{escape(row.path)}[/]\n{escape(row.verdict)} · {escape(row.reason_text) or '-'}"
                 f" · {human_size(row.size)} · frames decoded {row.data.get('frames_decoded', '?')}\n")
+        if row.data.get("source_url"):
+            head += f"source: {escape(str(row.data['source_url']))}\n"
         body = "\n".join(escape(str(m)) for m in msgs[:40]) or "(no FFmpeg messages)"
         more = f"\n… {len(msgs) - 40} more (enter: details)" if len(msgs) > 40 else ""
         msgs_w.update(head + "[b]FFmpeg messages[/]\n" + body + more)
