@@ -35,6 +35,7 @@ from nexara_tui.messages import DatasetChanged, HostStateChanged, ScanFinished, 
 from nexara_tui.screens.prompts import ConfirmScreen, PromptScreen
 from nexara_tui.widgets.footer import NexaraFooter
 from nexara_tui.widgets.header import NexaraHeader
+from nexara_tui.widgets.table import Table
 
 COLUMNS = ("split/class", "valid", "lost", "rate", "weight", "balanced", "mult", "effective",
            "re-download")
@@ -147,7 +148,7 @@ class DecisionScreen(Screen):
                 yield Static("< 20 %", id="band-clean", classes="band")
                 yield Static("20–40 %", id="band-salvage", classes="band")
                 yield Static("> 40 %", id="band-rebuild", classes="band")
-            yield DataTable(id="d-table", cursor_type="row", zebra_stripes=True)
+            yield Table(id="d-table", cursor_type="row", zebra_stripes=True)
             yield Static("", id="d-options")
             yield Static("", id="d-findings")
         yield Static("", id="d-more", classes="-hidden")

@@ -13,10 +13,10 @@ import math
 from collections.abc import Iterable, Sequence
 
 from rich.text import Text
-from textual.widgets import DataTable
 
 from core.monitor.format import columns, row_cells
 from core.monitor.records import EpochRecord
+from nexara_tui.widgets.table import Table
 
 # Short headers: ten columns of numbers fit 80 cells without the job list.
 _LABELS = {"val_loss": "v_loss", "val_acc": "v_acc", "s": "sec"}
@@ -37,7 +37,7 @@ def label(name: str) -> str:
     return _LABELS.get(name, name.removesuffix(" rec"))
 
 
-class EpochTable(DataTable):
+class EpochTable(Table):
     """Columns: epoch, loss, acc, v_loss, v_acc, one recall column per class (headed by the
     class name), gap, lr (always scientific), sec (the epoch's wall time)."""
 

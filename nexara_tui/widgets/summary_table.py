@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from rich.console import JustifyMethod
 from rich.text import Text
-from textual.widgets import DataTable
 
 from core.summary import Counts, Summary
+from nexara_tui.widgets.table import Table
 
 COLUMNS = (("split", "split"), ("class", "class"), ("total", "Total"), ("valid", "Usable"),
            ("ok", "OK"), ("warning", "Warning"), ("damaged", "Damaged"), ("corrupt", "Corrupt"))
@@ -43,7 +43,7 @@ def summary_rows(summary: Summary) -> dict[str, tuple[str, ...]]:
     return rows
 
 
-class SummaryTable(DataTable):
+class SummaryTable(Table):
     DEFAULT_CSS = """
     SummaryTable { height: auto; max-height: 12; }
     """

@@ -22,7 +22,7 @@ from nexara_tui.screens.quarantine import QuarantineScreen
 from nexara_tui.screens.scan import ScanScreen
 from nexara_tui.widgets.frame_preview import FramePreview
 from tests.tui import factory
-from tests.tui.conftest import wait_for
+from tests.tui.conftest import settled, wait_for
 
 SIZES = [(120, 40), (80, 24)]
 WIDE = [(120, 40), (80, 24), (200, 50)]
@@ -30,6 +30,18 @@ WIDE = [(120, 40), (80, 24), (200, 50)]
 
 def _id(size: tuple[int, int]) -> str:
     return f"{size[0]}x{size[1]}"
+
+
+@pytest.fixture
+def snap(snap_compare):
+    """`snap_compare` whose `run_before` ends once the tables are measured (see `settled`)."""
+    def compare(app, *, terminal_size, run_before=None):
+        async def then_settle(pilot) -> None:
+            if run_before is not None:
+                await run_before(pilot)
+            await settled(pilot)
+        return snap_compare(app, terminal_size=terminal_size, run_before=then_settle)
+    return compare
 
 
 @pytest.fixture
@@ -57,12 +69,12 @@ async def _scan_loaded(pilot) -> None:
 
 
 @pytest.mark.parametrize("size", WIDE, ids=_id)
-def test_scan_finished_with_problems(snap_compare, ds, size):
-    assert snap_compare(factory.scan_app(ds), terminal_size=size, run_before=_scan_loaded)
+def test_scan_finished_with_problems(snap, ds, size):
+    assert snap(factory.scan_app(ds), terminal_size=size, run_before=_scan_loaded)
 
 
 @pytest.mark.parametrize("size", SIZES, ids=_id)
-def test_scan_filter_matches_nothing(snap_compare, ds, size):
+def test_scan_filter_matches_nothing(snap, ds, size):
     async def run_before(pilot) -> None:
         await _scan_loaded(pilot)
         screen = pilot.app.screen
@@ -71,11 +83,11 @@ def test_scan_filter_matches_nothing(snap_compare, ds, size):
                        what="the no-match message")
         await pilot.pause()
 
-    assert snap_compare(factory.scan_app(ds), terminal_size=size, run_before=run_before)
+    assert snap(factory.scan_app(ds), terminal_size=size, run_before=run_before)
 
 
 @pytest.mark.parametrize("size", SIZES, ids=_id)
-def test_help_scrolls(snap_compare, ds, size):
+def test_help_scrolls(snap, ds, size):
     async def run_before(pilot) -> None:
         await _scan_loaded(pilot)
         await pilot.press("question_mark")
@@ -83,7 +95,7 @@ def test_help_scrolls(snap_compare, ds, size):
         await pilot.press("pagedown")
         await pilot.pause()
 
-    assert snap_compare(factory.scan_app(ds), terminal_size=size, run_before=run_before)
+    assert snap(factory.scan_app(ds), terminal_size=size, run_before=run_before)
 
 
 @pytest.fixture
@@ -105,22 +117,22 @@ async def _decision_loaded(pilot) -> None:
 
 
 @pytest.mark.parametrize("size", WIDE, ids=_id)
-def test_decision_with_a_finding(snap_compare, ds_finding, size):
-    assert snap_compare(factory.scan_app(ds_finding), terminal_size=size, run_before=_decision_loaded)
+def test_decision_with_a_finding(snap, ds_finding, size):
+    assert snap(factory.scan_app(ds_finding), terminal_size=size, run_before=_decision_loaded)
 
 
 @pytest.mark.parametrize("size", SIZES, ids=_id)
-def test_decision_scrolled_to_the_findings(snap_compare, ds_finding, size):
+def test_decision_scrolled_to_the_findings(snap, ds_finding, size):
     async def run_before(pilot) -> None:
         await _decision_loaded(pilot)
         await pilot.press("end")
         await pilot.pause()
 
-    assert snap_compare(factory.scan_app(ds_finding), terminal_size=size, run_before=run_before)
+    assert snap(factory.scan_app(ds_finding), terminal_size=size, run_before=run_before)
 
 
 @pytest.mark.parametrize("size", WIDE, ids=_id)
-def test_quarantine_with_a_preview(snap_compare, ds, size):
+def test_quarantine_with_a_preview(snap, ds, size):
     async def run_before(pilot) -> None:
         await _scan_loaded(pilot)
         await pilot.press("3")
@@ -141,11 +153,11 @@ def test_quarantine_with_a_preview(snap_compare, ds, size):
         screen.on_screen_resume()
         await pilot.pause()
 
-    assert snap_compare(factory.scan_app(ds), terminal_size=size, run_before=run_before)
+    assert snap(factory.scan_app(ds), terminal_size=size, run_before=run_before)
 
 
 @pytest.mark.parametrize("size", WIDE, ids=_id)
-def test_monitor_with_an_alarm(snap_compare, tmp_path, monkeypatch, size):
+def test_monitor_with_an_alarm(snap, tmp_path, monkeypatch, size):
     monkeypatch.chdir(tmp_path)
     factory.no_user_config(tmp_path)
     factory.write_epochs(tmp_path / "epochs.jsonl")
@@ -165,4 +177,4 @@ def test_monitor_with_an_alarm(snap_compare, tmp_path, monkeypatch, size):
         app.clear_notifications()  # toasts come and go with time; the alarm panel stays
         await pilot.pause()
 
-    assert snap_compare(factory.scan_app(None), terminal_size=size, run_before=run_before)
+    assert snap(factory.scan_app(None), terminal_size=size, run_before=run_before)
