@@ -266,10 +266,19 @@ class StartEvent(_Base):
     notes: list[str]
 
 
+class FileSource(TypedDict):
+    """Where a clip came from (`core.provenance`), on `results` file events."""
+
+    url: str | None
+    how: str  # "info_json" | "manifest" | "name"
+    id: str | None
+
+
 class FileEvent(_Base):
     type: Literal[EventType.FILE]
     result: FileResultDict
     cached: bool
+    source: NotRequired[FileSource]
 
 
 class ProgressEvent(_Base):
@@ -297,6 +306,8 @@ class SummaryEvent(_Base):
     cached: NotRequired[int]
     skipped: NotRequired[int]
     shown: NotRequired[int]
+    levels: NotRequired[dict[str, int]]  # `results`: files per scan level (a store can mix them)
+    quarantined: NotRequired[int]  # `results`: files moved out to the quarantine
     count: NotRequired[int]  # `job heartbeat`
 
 
@@ -357,6 +368,7 @@ class DecisionEvent(_Base):
     root: str
     decision: dict[str, Any]  # core.decision.Decision.to_dict()
     summary: SummaryDict
+    quarantined: NotRequired[dict[str, Any]]  # what was moved out (core.commands.decide)
 
 
 class PlanEvent(_Base):

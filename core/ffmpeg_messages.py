@@ -46,14 +46,23 @@ _SPEC = re.compile(r"%%|%[-+ 0#]*\d*(?:\.\d+)?(?:hh|h|ll|l|z|t|j|L)?[diouxXcsfge
 
 @cache
 def _compile(fmt: str) -> re.Pattern[str]:
-    """A printf format string as a regex: each conversion matches any text."""
+    """A printf format string as a regex: each conversion matches any text.
+
+    Spaces match any run of whitespace, or none: a message is compared with its
+    whitespace folded, and a conversion that printed nothing ("%s is not
+    implemented" with an empty %s) leaves the line starting at the space after it.
+    """
+
+    def literal(text: str) -> str:
+        return r"\s*".join(re.escape(part) for part in text.split(" "))
+
     out, pos = [], 0
     for m in _SPEC.finditer(fmt):
-        out.append(re.escape(fmt[pos:m.start()]))
+        out.append(literal(fmt[pos:m.start()]))
         out.append("%" if m.group() == "%%" else ".*?")
         pos = m.end()
-    out.append(re.escape(fmt[pos:]))
-    return re.compile("".join(out).strip())
+    out.append(literal(fmt[pos:].rstrip()))
+    return re.compile("".join(out))
 
 
 MOV = ("mov", "mp4", "m4a", "3gp", "3g2", "mj2")
@@ -182,6 +191,16 @@ RULES: tuple[MessageRule, ...] = (
     R(H264, "reference picture missing during reorder", "decode_errors", True, "a reference is gone"),
     R(H264, "no frame!", "decode_errors", True, "nothing decodable in the packet"),
     R(H264, "cabac_init_idc %u overflow", "decode_errors", True, "broken slice header"),
+    R(H264, "QP %u out of range", "decode_errors", True, "broken slice header"),
+    R(H264, "mb_type %d in %c slice too large at %d %d", "decode_errors", True, "broken slice data"),
+    R(H264, "out of range intra chroma pred mode", "decode_errors", True, "broken slice data"),
+    R(H264, "negative number of zero coeffs at %d %d", "decode_errors", True, "broken slice data"),
+    R(H264, "cbp too large (%u) at %d %d", "decode_errors", True, "broken slice data"),
+    R(H264, "dquant out of range (%d) at %d %d", "decode_errors", True, "broken slice data"),
+    R(H264, "Invalid level prefix", "decode_errors", True, "broken slice data"),
+    R(H264, "B sub_mb_type %u out of range at %d %d", "decode_errors", True, "broken slice data"),
+    R(H264, "P sub_mb_type %u out of range at %d %d", "decode_errors", True, "broken slice data"),
+    R(H264, "ref %u overflow", "decode_errors", True, "a slice names a reference that is not there"),
     R(H264, "slice type %d too large at %d", "decode_errors", True, "broken slice header"),
     R(H264, "deblocking_filter_idc %u out of range", "decode_errors", True, "broken slice header"),
     R(H264, "deblocking filter parameters %d %d out of range", "decode_errors", True, "broken slice header"),

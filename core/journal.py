@@ -199,7 +199,7 @@ class JournalView:
             if e.state == DONE and e.op != PUT and not e.of:
                 b["count"] += 1
                 b["bytes"] += e.size
-            b["files"].append({"rel": e.rel, "state": e.state, "size": e.size,
+            b["files"].append({"rel": e.rel, "op": e.op, "state": e.state, "size": e.size,
                                "verdict": e.verdict, "reasons": e.reasons, "note": e.note})
         return list(out.values())
 

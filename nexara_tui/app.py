@@ -24,7 +24,7 @@ from textual.signal import Signal
 from core.events import LinkState
 from core.host import Host
 from nexara_tui.commands import NexaraCommands
-from nexara_tui.messages import HostStateChanged, ScanFinished
+from nexara_tui.messages import HostStateChanged, ScanFinished, ScanProgress
 from nexara_tui.state import AppState
 
 if TYPE_CHECKING:
@@ -43,6 +43,9 @@ class NexaraApp(App):
     CSS_PATH = "app.tcss"
     TITLE = "Nexara"
     ENABLE_COMMAND_PALETTE = True
+    # Classes on every screen by terminal size, for the layouts of 80×24, 120×40 and 200×50.
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-medium"), (160, "-wide")]
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (32, "-tall")]
     COMMANDS = App.COMMANDS | {NexaraCommands}
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -59,7 +62,9 @@ class NexaraApp(App):
         Binding("h", "pick_host", "Host", id="app.host",
                 tooltip="Pick the host: this machine or an alias from ~/.ssh/config"),
         Binding("question_mark", "toggle_help", "Help", id="app.help",
-                tooltip="Show or hide the keys of the focused widget and screen"),
+                tooltip="Every key of this screen and what it does (scrolls; ? or escape closes)"),
+        Binding("o", "pick_root", "Root", show=False, id="app.root",
+                tooltip="Pick the dataset root on the current host"),
         Binding("q", "quit", "Quit", id="app.quit", tooltip="Quit Nexara (running jobs keep running)"),
     ]
 
@@ -147,6 +152,12 @@ class NexaraApp(App):
         self.state.last_scan_level = level
         self.broadcast(lambda: ScanFinished(summary, root=root, level=level, loaded=loaded))
 
+    def on_scan_progress(self, message: ScanProgress) -> None:
+        share = int(100 * message.done / message.total) if message.total else None
+        if share != self.state.scan_share:  # headers redraw once per percent, not per batch
+            self.state.scan_share = share
+            self.notify_state_changed()
+
     def on_host_state_changed(self, message: HostStateChanged) -> None:
         if message.from_app or message.host_name != self.state.host_name:
             return  # our own copy bubbling back, or a late report about a host we left
@@ -213,6 +224,10 @@ class NexaraApp(App):
                 old.close()
         self.post_message(HostStateChanged(self.state.host_name, LinkState.CONNECTED))
 
+    def mode_screen(self, mode: str) -> Screen | None:
+        """The screen of `mode` if it has been created (modes are created on first visit)."""
+        return self._mode_screens.get(mode)
+
     def mode_of(self, screen: Screen) -> str | None:
         """The mode a screen was made for (its header highlights that tab), or None for a modal."""
         return next((m for m, s in self._mode_screens.items() if s is screen), None)
@@ -249,11 +264,27 @@ class NexaraApp(App):
         if not isinstance(self.screen, IngestScreen):
             self.push_screen(IngestScreen())
 
+    def action_pick_root(self) -> None:
+        """`o`: pick the dataset root on the current host; every screen follows the new root."""
+        from nexara_tui.screens.root_picker import RootPickerScreen
+
+        def picked(root: str | None) -> None:
+            if root and root != self.state.root:
+                self.state.root = root
+                self.notify_state_changed()
+                # The same message a new host sends: each screen reloads for (host, root).
+                self.post_message(HostStateChanged(self.state.host_name, self.state.link_state))
+
+        self.push_screen(RootPickerScreen(self.host, self.state.host_name, self.state.root), picked)
+
     def action_toggle_help(self) -> None:
-        if self.screen.query("HelpPanel"):
-            self.action_hide_help_panel()
+        """`?`: a scrollable list of every key of the current screen (and closes it again)."""
+        from nexara_tui.screens.help import HelpScreen
+
+        if isinstance(self.screen, HelpScreen):
+            self.screen.dismiss(None)
         else:
-            self.action_show_help_panel()
+            self.push_screen(HelpScreen(self.screen))
 
     def on_unmount(self) -> None:
         if self.host is not None:

@@ -38,6 +38,9 @@ QUEUE_MAX_EVENTS = 20_000  # the reader waits while this many events are queued
 PUT_WAIT_S = 0.1  # how often a waiting reader checks whether it was stopped
 
 
+# Stored results: the problem files only (the summary event still counts the whole dataset).
+PROBLEM_ARGS = ("--verdict", "warning", "--verdict", "damaged", "--verdict", "corrupt")
+
 class ReadMode(StrEnum):
     SCAN = "scan"  # following a scan job
     RESULTS = "results"  # streaming the stored results of the last scan
@@ -96,7 +99,7 @@ class ScanReader:
                     mode = ReadMode.SCAN
                     self.post(JobFollowed(self.gen, job_id))
             if mode is ReadMode.RESULTS:
-                for ev in self.host.stream(["results", self.root, "--json"]):
+                for ev in self.host.stream(["results", self.root, *PROBLEM_ARGS, "--json"]):
                     if not self.put(ev, stop):
                         return
                 return

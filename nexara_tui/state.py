@@ -29,3 +29,4 @@ class AppState:
     last_scan_level: str | None = None
     scan_running: bool = False
     cluster: str | None = None  # `--cluster` for scans started here: tcp://host:port or local:N
+    scan_share: int | None = None  # percent done of the running scan, for the headers

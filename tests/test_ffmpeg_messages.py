@@ -79,3 +79,15 @@ def test_unknown_messages_are_neither_cosmetic_nor_damage_silently():
     c = classify("h264", "a message no FFmpeg prints")
     assert c.code == UNCLASSIFIED and c.loss  # named, and measured fully at standard
     assert REASONS[UNCLASSIFIED].severity is Severity.COSMETIC  # the measurement, not the text, decides
+
+
+def test_a_conversion_that_printed_nothing_still_matches_its_entry():
+    """FFmpeg logs "%s is not implemented…" with an empty %s when damage reads as a feature:
+    the line then starts at the space after the conversion, and must not fall to unclassified."""
+    from core.ffmpeg_messages import UNCLASSIFIED, classify
+
+    line = (" is not implemented. Update your FFmpeg version to the newest one from Git. If the "
+            "problem still occurs, it means that your file has a feature which has not been implemented.")
+    for text in (line, line.strip(), "SEI" + line):
+        assert classify("h264", text).code == "decode_errors", text
+    assert classify("h264", "nothing like any entry at all").code == UNCLASSIFIED

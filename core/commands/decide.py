@@ -145,6 +145,15 @@ def add_plan_a(decision: Any, store: Any) -> None:
     from core.redownload import status
 
     decision.plan_a = status(store)
+    lost = sum(s["lost"] for s in decision.plan_a.values())
+    if lost and not any(s["with_source"] or s["redownloaded"] for s in decision.plan_a.values()):
+        decision.findings.append(Finding(
+            "info", "plan_a",
+            f"Plan A: none of the {lost:,} lost clips has a known source (no yt-dlp .info.json "
+            "sidecar, [id] in the name or `scan --sources` manifest row), so `nexara redownload` "
+            "can only count them, not list their URLs.",
+        ))
+        return
     for cls, s in decision.plan_a.items():
         if not s["lost"]:
             continue
@@ -172,7 +181,17 @@ def events(args: argparse.Namespace) -> Iterator[dict[str, Any]]:
     policy = policy_from_args(args)
     decision, summary = compute(args.root, policy)
     yield event("decision", root=str(Path(args.root).expanduser().resolve()),
-                decision=decision.to_dict(), summary=summary.to_dict())
+                decision=decision.to_dict(), summary=summary.to_dict(),
+                quarantined=quarantined_summary(args.root))
+
+
+def quarantined_summary(root: str) -> dict[str, Any]:
+    """What was moved to ROOT/corrupted_videos/ (Summary.to_dict): the decision counts what is left."""
+    from core.store import QUARANTINE, ScanStore
+    from core.summary import summarize
+
+    with ScanStore.for_root(Path(root).expanduser()) as store:
+        return summarize(store.results(QUARANTINE)).to_dict()
 
 
 def render(stream: Iterable[dict[str, Any]], args: argparse.Namespace) -> int:

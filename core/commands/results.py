@@ -42,6 +42,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def events(args: argparse.Namespace) -> Iterator[dict[str, Any]]:
     from core.provenance import DEFAULT_ID_URL, SourcesTable
     from core.scan import stored_results
+    from core.store import QUARANTINE
     from core.summary import Summary
 
     store, meta = stored_results(Path(args.root))
@@ -49,12 +50,15 @@ def events(args: argparse.Namespace) -> Iterator[dict[str, Any]]:
     reasons = set(args.reason or [])
     id_url = getattr(args, "id_url", None) or DEFAULT_ID_URL
     summary = Summary()
+    levels: dict[str, int] = {}
     shown = 0
     with store:
         sources = {rel: s for rel, (_, s) in SourcesTable(store.db).all().items()}
         yield event("results", root=str(Path(args.root).expanduser().resolve()), last_scan=meta)
+        quarantined = store.count(QUARANTINE)
         for r in store.results():
             summary.add(r)
+            levels[r.level] = levels.get(r.level, 0) + 1
             if verdicts and r.verdict.value not in verdicts:
                 continue
             if reasons and not reasons.intersection(r.reasons):
@@ -68,7 +72,9 @@ def events(args: argparse.Namespace) -> Iterator[dict[str, Any]]:
             else:
                 yield event("file", result=r.to_dict(), cached=True,
                             source={"url": src.url_for(id_url), "how": src.how, "id": src.id})
-    yield event("summary", summary=summary.to_dict(), shown=shown, level=meta.get("level"))
+    # `levels`: files per scan level (a store can mix them); `quarantined`: files moved out.
+    yield event("summary", summary=summary.to_dict(), shown=shown, level=meta.get("level"),
+                levels=levels, quarantined=quarantined)
 
 
 def render(events: Iterable[dict[str, Any]], args: argparse.Namespace) -> int:
@@ -76,21 +82,13 @@ def render(events: Iterable[dict[str, Any]], args: argparse.Namespace) -> int:
         return drain(events)
     from rich.console import Console
     from rich.markup import escape
-    from rich.table import Table
 
     from core.report import render_report
     from core.summary import Summary
 
     out = Console()
     filtered = bool(args.verdict or args.reason or getattr(args, "repaired", False))
-    table = Table(show_edge=False, pad_edge=False, expand=True)
-    # The path gets the room; the short columns never wrap.
-    table.add_column("path", overflow="fold", ratio=3)
-    table.add_column("split/class", no_wrap=True)
-    table.add_column("verdict", no_wrap=True)
-    table.add_column("reasons", overflow="fold", ratio=2)
-    rows: list[tuple[str, ...]] = []
-    any_source = False
+    rows: list[tuple[str, str, str, str, str]] = []
     for ev in events:
         t = ev.get("type")
         if t == "results":
@@ -103,19 +101,11 @@ def render(events: Iterable[dict[str, Any]], args: argparse.Namespace) -> int:
             if not filtered and r["verdict"] == Verdict.OK.value:
                 continue  # unfiltered, list the files worth a look
             src = (ev.get("source") or {}).get("url") or ""
-            any_source = any_source or bool(src)
-            rows.append((
-                escape(repr(r["path"])[1:-1]), f"{escape(r['split'])}/{escape(r['class'])}",
-                r["verdict"], escape(", ".join(r.get("reasons", [])) + _repaired(r)), escape(src),
-            ))
+            rows.append((repr(r["path"])[1:-1], f"{r['split']}/{r['class']}", r["verdict"],
+                         ", ".join(r.get("reasons", [])) + _repaired(r), src))
         elif t == "summary":
             if rows:
-                # The source column only when some clip has one: it costs the path room.
-                if any_source:
-                    table.add_column("source", overflow="fold", ratio=2)
-                for row in rows:
-                    table.add_row(*(row if any_source else row[:4]))
-                out.print(table)
+                _print_files(out, rows, escape)
             else:
                 out.print("no matching files", highlight=False)
             out.print()
@@ -130,3 +120,39 @@ def _repaired(r: dict[str, Any]) -> str:
         return ""
     return (f" [repaired by {rep.get('strategy', '?')} from {rep.get('from_verdict', '?')}"
             f" {'/'.join(rep.get('from_reasons') or [])}, {rep.get('seconds_recovered', 0):g} s]")
+
+
+def _print_files(out: Any, rows: list[tuple[str, str, str, str, str]], escape: Any) -> None:
+    """A table when every path fits on its line; otherwise two lines per file.
+
+    A path is never split inside a name: at 80 columns the path gets its own
+    line (whole), and split/class, verdict and reasons go on the next one. The
+    source column (plan A's provenance) only when some clip has one.
+    """
+    from rich.cells import cell_len
+    from rich.table import Table
+
+    any_source = any(r[4] for r in rows)
+    widest = max(cell_len(r[0]) for r in rows)
+    short = max(cell_len(r[1]) for r in rows) + max(cell_len(r[2]) for r in rows) + 6
+    reasons = max(cell_len(r[3]) for r in rows)
+    extra = min(max(cell_len(r[4]) for r in rows), 30) if any_source else 0
+    if widest + short + min(reasons, 24) + extra <= out.width:
+        table = Table(show_edge=False, pad_edge=False, expand=True)
+        table.add_column("path", no_wrap=True, min_width=widest)
+        table.add_column("split/class", no_wrap=True)
+        table.add_column("verdict", no_wrap=True)
+        table.add_column("reasons", overflow="fold", ratio=1)
+        if any_source:
+            table.add_column("source", overflow="fold", ratio=1)
+        for path, group, verdict, why, src in rows:
+            cells = [escape(path), escape(group), verdict, escape(why)]
+            table.add_row(*cells, *([escape(src)] if any_source else []))
+        out.print(table)
+        return
+    for path, group, verdict, why, src in rows:
+        out.print(escape(path), style="bold", highlight=False, overflow="fold", soft_wrap=False)
+        out.print(f"  {escape(group)} · {verdict}" + (f" · {escape(why)}" if why else ""),
+                  highlight=False)
+        if src:
+            out.print(f"  source: {escape(src)}", highlight=False, overflow="fold")

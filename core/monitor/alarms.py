@@ -103,15 +103,18 @@ def overfit_alarms(records: Sequence[EpochRecord], th: Thresholds = Thresholds()
     out: list[Alarm] = []
     k = max(1, th.overfit_epochs)
     streak = 0
-    for prev, r in zip(records, records[1:], strict=False):
+    for i, (prev, r) in enumerate(zip(records, records[1:], strict=False), start=1):
         ok = all(_finite(v) for v in (prev.loss, r.loss, prev.val_loss, r.val_loss))
         diverging = ok and r.val_loss > prev.val_loss and r.loss < prev.loss  # type: ignore[operator]
         streak = streak + 1 if diverging else 0
         if streak == k:
+            start = records[i - k]  # the epoch before the first rise
             first = r.epoch - k + 1
             out.append(Alarm("overfit", WARNING, r.epoch,
                              f"overfitting since epoch {first}: val_loss up {k} epochs running "
-                             f"({prev.val_loss:.4f} -> {r.val_loss:.4f}) while loss fell"))
+                             f"(epoch {start.epoch} {start.val_loss:.4f} -> epoch {r.epoch} "
+                             f"{r.val_loss:.4f}) while loss fell "
+                             f"({start.loss:.4f} -> {r.loss:.4f})"))
     return out
 
 

@@ -45,6 +45,20 @@ def ssh_aliases(config_path: str | os.PathLike[str] | None = None) -> list[str]:
     return sorted(names)
 
 
+def typed_host_error(text: str) -> str | None:
+    """None when `text` reads as an alias or `[user@]host[:port]`, else what is wrong (one line)."""
+    import re
+
+    if not text:
+        return "type a host: an alias from ~/.ssh/config or user@host[:port]"
+    m = re.fullmatch(r"(?:([^@\s:]+)@)?(\[[0-9a-fA-F:]+\]|[^@\s:\[\]]+)(?::(\d+))?", text)
+    if m is None:
+        return f"{text}: not a host (expected an alias or user@host[:port])"
+    if m.group(3) is not None and not 0 < int(m.group(3)) < 65536:
+        return f"{text}: port {m.group(3)} is out of range (1–65535)"
+    return None
+
+
 class HostPickerScreen(ModalScreen[tuple[Any, str, str | None] | None]):
     """Dismisses with (host, name, root or None) once connected, or None on escape."""
 
@@ -82,10 +96,12 @@ class HostPickerScreen(ModalScreen[tuple[Any, str, str | None] | None]):
         with Vertical():
             yield Static("[b]Pick a host[/b]  (local, or an alias from ~/.ssh/config)")
             yield OptionList(*options, id="hosts")
+            yield Static("…or type one, as for --host: an alias or user@host[:port]:", classes="hint")
+            yield Input(placeholder="user@gpu-box:2222", id="host-typed")
             yield Static("Dataset root on that host (empty: keep the current one):", classes="hint")
             yield Input(value=self.root or "", placeholder="/workspace/organized_dataset", id="root")
             yield Static("", id="picker-status")
-            yield Static("enter: connect · tab: root field · escape: cancel", classes="hint")
+            yield Static("enter: connect · tab: next field · escape: cancel", classes="hint")
 
     def _label(self, h: str) -> str:
         return f"{h}  (current)" if h == self.current else h
@@ -111,9 +127,26 @@ class HostPickerScreen(ModalScreen[tuple[Any, str, str | None] | None]):
 
     @on(Input.Submitted, "#root")
     def _root_submitted(self) -> None:
+        typed = self.query_one("#host-typed", Input).value.strip()
+        if typed:
+            self._typed(typed)
+            return
         ol = self.query_one(OptionList)
         if ol.highlighted is not None:
             self.choose(self.hosts[ol.highlighted])
+
+    @on(Input.Submitted, "#host-typed")
+    def _host_submitted(self, event: Input.Submitted) -> None:
+        self._typed(event.value.strip())
+
+    def _typed(self, text: str) -> None:
+        """`user@host[:port]` or an alias, checked for shape before connecting."""
+        err = typed_host_error(text)
+        if err:
+            self.error = err
+            self._status(f"[b red]{err}[/]")
+            return
+        self.choose(text)
 
     def choose(self, name: str) -> None:
         if self.busy:

@@ -28,7 +28,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Input, OptionList, Static
+from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 from textual.worker import get_current_worker
 
@@ -40,6 +40,7 @@ from core.monitor.state import RunState, fmt_duration
 from nexara_tui.messages import HostStateChanged
 from nexara_tui.widgets.curves import Curves
 from nexara_tui.widgets.epoch_table import EpochTable
+from nexara_tui.widgets.footer import NexaraFooter
 from nexara_tui.widgets.header import NexaraHeader
 
 
@@ -86,19 +87,28 @@ def _is_training(job: Any) -> bool:
 class MonitorScreen(Screen):
     TITLE = "Monitor"
     POLL_S = 1.0  # how often a quiet log is re-read
-    GPU_POLL_S = 15.0  # nvidia-smi via `nexara monitor --gpu` on the host
-    JOBS_POLL_S = 10.0  # re-list the host's jobs (new runs, ended ones) while on screen
+    GPU_POLL_S = 15.0  # nvidia-smi via `nexara monitor --gpu` on the host; 0: never asked
+    JOBS_POLL_S = 2.0  # re-list the host's jobs (a run started from the CLI appears this fast)
     DEFAULT_CSS = """
-    MonitorScreen #mon-side { width: 38; border-right: solid $panel-lighten-2; }
+    MonitorScreen #mon-side { width: 34; border-right: solid $panel-lighten-2; }
     MonitorScreen #mon-jobs { height: 1fr; }
     MonitorScreen #mon-open { dock: bottom; }
     MonitorScreen #mon-status { height: auto; padding: 0 1; background: $panel; }
-    MonitorScreen #mon-alarms { height: auto; max-height: 8; padding: 0 1; }
+    MonitorScreen #mon-alarms { height: auto; max-height: 8; padding: 0 1; overflow-y: auto; }
     MonitorScreen #mon-runs { height: auto; padding: 0 1; }
     MonitorScreen .hidden { display: none; }
+    /* Below 100 columns the job list folds away (b brings it back): the table needs the room. */
+    MonitorScreen.-narrow #mon-side { display: none; }
+    MonitorScreen.-side-on #mon-side { display: block; }
+    MonitorScreen.-side-off #mon-side { display: none; }
+    MonitorScreen.-short #mon-alarms { max-height: 3; }
+    MonitorScreen.-short Curves { height: 8; }
+    MonitorScreen EpochTable { min-height: 6; }
     """
 
     BINDINGS = [
+        Binding("b", "toggle_side", "Jobs panel", show=False, id="monitor.side",
+                tooltip="Show or hide the job list (folded away below 100 columns)"),
         Binding("o", "open_file", "Open log", id="monitor.open",
                 tooltip="Type a log on the host (CSV, Keras console log, epochs.jsonl, "
                         "TensorBoard folder) or a job id"),
@@ -129,7 +139,9 @@ class MonitorScreen(Screen):
         self.gpu_reason = ""
         self._gen = 0
         self._stop = threading.Event()
+        self._stop_gpu = threading.Event()  # set on unmount: the GPU loop ends at once
         self._jobs_seen = False
+        self._jobs_known: set[str] = set()  # job ids listed before: only a new one is opened by itself
         self._host_seen: Any = None
         self.run_view: int | None = None  # the run in the table and curves; None: the newest
 
@@ -147,10 +159,12 @@ class MonitorScreen(Screen):
                 yield Static("", id="mon-alarms")
                 yield EpochTable(id="mon-table")
                 yield Curves(id="mon-curves")
-        yield Footer()
+        yield NexaraFooter()
 
     def on_mount(self) -> None:
         self.query_one(EpochTable).reset([])
+        # The table, never the log box: letters typed on arrival are screen keys, not a path.
+        self.query_one(EpochTable).focus()
         self.set_interval(1.0, self._draw_status)
         self.set_interval(self.JOBS_POLL_S, self._poll_jobs)
         self._list_jobs()
@@ -160,6 +174,7 @@ class MonitorScreen(Screen):
 
     def on_unmount(self) -> None:
         self._stop.set()
+        self._stop_gpu.set()
 
     @property
     def host(self) -> Any:
@@ -183,11 +198,27 @@ class MonitorScreen(Screen):
         self._draw_status()
 
     # -- actions -----------------------------------------------------------------
+    def _show_side(self, show: bool = True) -> None:
+        self.set_class(show, "-side-on")
+        self.set_class(not show, "-side-off")
+
+    def action_toggle_side(self) -> None:
+        shown = self.query_one("#mon-side").display
+        self._show_side(not shown)
+        side = self.query_one("#mon-side")
+        if shown and self.focused is not None and side in self.focused.ancestors:
+            self.query_one(EpochTable).focus()
+
     def action_open_file(self) -> None:
+        self._show_side(True)
         self.query_one("#mon-open", Input).focus()
 
     def action_focus_jobs(self) -> None:
-        self.query_one("#mon-jobs", OptionList).focus()
+        self._show_side(True)
+        jobs = self.query_one("#mon-jobs", OptionList)
+        if jobs.highlighted is None and jobs.option_count:
+            jobs.highlighted = 0
+        jobs.focus()
 
     def action_focus_table(self) -> None:
         self.query_one(EpochTable).focus()
@@ -210,10 +241,12 @@ class MonitorScreen(Screen):
 
     @on(Input.Submitted, "#mon-open")
     def _open_typed(self, event: Input.Submitted) -> None:
+        """Enter leaves the box whatever was typed: the next letters are screen keys again."""
+        event.stop()
         ref = event.value.strip()
         if ref:
             self.open_source(ref)
-            self.query_one(EpochTable).focus()
+        self.query_one(EpochTable).focus()
 
     @on(OptionList.OptionSelected, "#mon-jobs")
     def _open_picked(self, event: OptionList.OptionSelected) -> None:
@@ -476,30 +509,42 @@ class MonitorScreen(Screen):
             ol.add_option(Option(label, id=j.id))
         if not jobs:
             ol.add_option(Option(Text("no jobs on this host", style="dim"), disabled=True))
+        trains = [j for j in jobs if j.argv and j.argv[0] == "train"]
+        running = [j for j in trains if j.status == "running"]
         if keep is not None:
             with contextlib.suppress(Exception):
                 ol.highlighted = ol.get_option_index(keep)
-        if not self._jobs_seen and not self.source_label:
-            # Open the run the user most likely came for: the newest running training job,
-            # else the newest training job (a crash is worth seeing too).
-            trains = [j for j in jobs if j.argv and j.argv[0] == "train"]
-            running = [j for j in trains if j.status == "running"]
-            if running or trains:
-                self.open_source((running or trains)[0].id)
+        elif jobs:
+            # Nothing highlighted yet: the newest running training job (Enter opens it), else the top.
+            target = (running or trains or jobs)[0]
+            ol.highlighted = ol.get_option_index(target.id)
+        followed = self.source_label.removeprefix("job ")
+        done = self.state.run.ended or not self.following
+        new_run = bool(running) and running[0].id != followed and running[0].id not in self._jobs_known
+        # Open the run the user most likely came for: the newest running training job,
+        # else (first listing only) the newest training job (a crash is worth seeing too).
+        if (not self.source_label or (done and new_run)) and (
+                running or (trains and not self._jobs_seen)):
+            self.open_source((running or trains)[0].id)
+            ol.highlighted = ol.get_option_index((running or trains)[0].id)
+        self._jobs_known.update(j.id for j in jobs)
         self._jobs_seen = True
 
     @work(thread=True, exclusive=True, group="monitor-gpu")
     def _gpu_loop(self) -> None:
         worker = get_current_worker()
+        if not self.GPU_POLL_S:
+            self.post_message(GpuRead([], "not polled"))
+            return
         last = -self.GPU_POLL_S
-        while not worker.is_cancelled:
+        while not worker.is_cancelled and not self._stop_gpu.is_set():
             host = self.host
             due = time.monotonic() - last >= self.GPU_POLL_S
             if due and host is not None and self.is_current:  # no nvidia-smi for a hidden screen
                 last = time.monotonic()
                 gpus, reason = host_gpu(host)
                 self.post_message(GpuRead(gpus, reason))
-            time.sleep(0.2)
+            self._stop_gpu.wait(0.2)
 
     def on_gpu_read(self, msg: GpuRead) -> None:
         self.gpus, self.gpu_reason = msg.gpus, msg.reason

@@ -31,6 +31,7 @@ from core.events import CandidateEvent, EventType, RepairSummaryEvent
 from core.host import temp_list_on
 from nexara_tui.screens.prompts import ConfirmScreen
 from nexara_tui.widgets.frame_preview import FramePreview
+from nexara_tui.widgets.table import Table
 
 if TYPE_CHECKING:
     from nexara_tui.app import NexaraApp
@@ -73,7 +74,7 @@ class RepairScreen(ModalScreen[str | None]):
         with Vertical():
             yield Static("[dim]trying repairs (nothing changes until you press y)…[/]", id="r-status")
             with Horizontal(id="r-main"):
-                yield DataTable(id="r-table", cursor_type="row", zebra_stripes=True)
+                yield Table(id="r-table", cursor_type="row", zebra_stripes=True)
                 with VerticalScroll(id="r-side"):
                     yield Static(id="r-detail")
                     yield FramePreview(id="r-preview")

@@ -21,27 +21,32 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import Footer, Input, ProgressBar, Static
+from textual.widgets import Input, ProgressBar, Static
 from textual.worker import get_current_worker
 
 from core.events import Event, EventType
 from core.records import LEVELS
+from core.summary import Summary
 from core.units import human_duration
-from nexara_tui.messages import HostStateChanged, ScanFinished
-from nexara_tui.scan_feed import ScanFeed
+from nexara_tui.file_model import parse_filter
+from nexara_tui.fit import cut_words
+from nexara_tui.messages import DatasetChanged, HostStateChanged, ScanFinished, ScanProgress
+from nexara_tui.scan_feed import PROBLEM_VERDICTS, ScanFeed
 from nexara_tui.scan_reader import EventsPending, JobFollowed, ReaderDone, ReadMode, ScanReader
 from nexara_tui.screens.file_detail import FileDetailScreen
 from nexara_tui.widgets.file_list import FileList
+from nexara_tui.widgets.footer import NexaraFooter
 from nexara_tui.widgets.header import NexaraHeader
-from nexara_tui.widgets.summary_table import SummaryTable
+from nexara_tui.widgets.summary_table import LEGEND, SummaryTable
 
 if TYPE_CHECKING:
     from nexara_tui.app import NexaraApp
 
 BATCH_INTERVAL_S = 0.25
-MAX_EVENTS_PER_TICK = 20_000  # keeps one tick well under a frame's budget at 100k files
+MAX_EVENTS_PER_TICK = 2_000  # one tick stays ~50 ms, so a key pressed mid-scan answers at once
 FILTER_DEBOUNCE_S = 0.15
 SORTS = ("arrival", "verdict", "reason", "split", "path")
+EMPTY_TEXT = "No problem files (yet). s: scan · r: stored results"
 
 
 class ScanScreen(Screen):
@@ -50,14 +55,14 @@ class ScanScreen(Screen):
     BINDINGS = [
         Binding("s", "start_scan", "Scan", id="scan.start",
                 tooltip="Start a scan of the dataset root as a detached job on the host"),
-        Binding("l", "cycle_level", "Level", id="scan.level",
-                tooltip="Cycle the scan level: quick → standard → full"),
-        Binding("r", "load_results", "Results", id="scan.results",
-                tooltip="Load the stored results of the last scan without scanning"),
         Binding("x", "cancel_scan", "Cancel", id="scan.cancel",
                 tooltip="Cancel the running scan job (finished files stay stored)"),
         Binding("slash", "focus_filter", "Filter", id="scan.filter",
                 tooltip="Filter problem files: words, verdict:corrupt, reason:moov, split:train, -word"),
+        Binding("r", "load_results", "Results", id="scan.results",
+                tooltip="Load the stored results of the last scan without scanning"),
+        Binding("l", "cycle_level", "Level", id="scan.level",
+                tooltip="Cycle the scan level: quick → standard → full"),
         # Listed under `?`, not in the footer: the footer must fit 120 columns with q Quit.
         Binding("t", "cycle_sort", "Sort", id="scan.sort", show=False,
                 tooltip="Sort problem files by arrival, verdict, reason, split or path"),
@@ -80,6 +85,13 @@ class ScanScreen(Screen):
         self._sort_i = 0
         self._loaded_for: tuple[int, str] | None = None  # (id(host), root) last opened
         self._filter_timer: Timer | None = None
+        self._stale = False  # the store changed while a scan ran: reload once it ends
+        self.quarantined: int | None = None  # files in ROOT/corrupted_videos/, from the store
+
+    @property
+    def mode(self) -> str | None:
+        """What the reader is doing: "scan" (a scan job), "results" (stored results), or None."""
+        return self._mode
 
     # ---- layout -------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -87,15 +99,15 @@ class ScanScreen(Screen):
         yield Static(id="scan-status")
         yield Static(id="scan-cluster")  # only while the scan shown ran on a Dask cluster
         yield SummaryTable(id="summary")
+        yield Static(LEGEND, id="summary-legend")
         with Horizontal(id="progress-row"):
             yield ProgressBar(total=None, show_eta=False, id="progress")
             yield Static(id="progress-label")
         yield Static(id="scan-notes")
         yield Input(placeholder="filter: words, verdict:corrupt, reason:truncated, split:train, -word  (/)",
                     id="filter")
-        yield FileList(id="problems", marked=self.nexara.state.approvals,
-                       empty_text="No problem files (yet). s: scan · r: stored results")
-        yield Footer(compact=True)
+        yield FileList(id="problems", marked=self.nexara.state.approvals, empty_text=EMPTY_TEXT)
+        yield NexaraFooter()
 
     @property
     def nexara(self) -> NexaraApp:
@@ -112,15 +124,43 @@ class ScanScreen(Screen):
             self._maybe_autostart()
 
     def on_scan_finished(self, message: ScanFinished) -> None:
-        """Files left the dataset or came back (quarantine, undo): show the store as it is now.
+        """The store changed (a move or undo elsewhere, a rescan): show it as it is now.
 
         Our own broadcasts carry the summary we already show, so they end here.
+        A read of stored results in progress is restarted — it may have begun
+        before the change (a quick undo after a move), and a change announced
+        while it ran must not be lost; a running scan reloads once it ends.
         """
-        if not message.loaded or self._mode is not None or message.root != self.nexara.state.root:
+        if not message.loaded or message.root != self.nexara.state.root:
             return
-        if message.summary == self.feed.summary.to_dict():
+        if message.summary == self.feed.summary.to_dict() and self._mode is None:
+            return
+        if self._mode == "scan":
+            self._stale = True
             return
         self._open(attach_running=False)
+
+    def on_dataset_changed(self, message: DatasetChanged) -> None:
+        """Files moved out or back (the quarantine screen's job): follow in place, no reload."""
+        if message.root != self.nexara.state.root:
+            return
+        if self._mode == "scan":
+            self._stale = True
+            return
+        if self._mode == "results" or message.summary is None:
+            self._open(attach_running=False)  # a read in progress may predate the change
+            return
+        fl = self.query_one(FileList)
+        gone = {r.path for r in message.removed}
+        rows = [r for r in fl.model.rows if r.path not in gone]
+        rows.extend(r for r in message.restored if r.verdict in PROBLEM_VERDICTS)
+        fl.model.set_rows(rows)
+        fl.refresh_rows()
+        fl.set_filter(fl.model.filter_text)
+        self.feed.summary = Summary.from_dict(message.summary)
+        self.quarantined = message.quarantined
+        self._update_empty_text()
+        self._redraw()
 
     def _maybe_autostart(self) -> None:
         """For each new (host, root): attach to its running scan or show its stored results.
@@ -164,6 +204,13 @@ class ScanScreen(Screen):
         self._mode = "scan"
         self._set_running(True)
         self._follow(argv, None, "scan", gen=self._gen)
+
+    def follow_job(self, job_id: str) -> None:
+        """Follow a scan job already on the host (its log from the start), as after a restart."""
+        self._reset(f"following scan job {job_id}…")
+        self._mode = "scan"
+        self._set_running(True)
+        self._follow(None, job_id, "scan", gen=self._gen)
 
     def action_load_results(self) -> None:
         if not self._ready():
@@ -218,7 +265,18 @@ class ScanScreen(Screen):
     def _apply_filter(self, text: str) -> None:
         self._filter_timer = None
         self.query_one(FileList).set_filter(text)
+        self._update_empty_text()
         self._update_notes()
+
+    def _update_empty_text(self) -> None:
+        """An empty list says why: nothing scanned yet, or nothing matches the filter (and what would)."""
+        fl = self.query_one(FileList)
+        text = fl.model.filter_text.strip()
+        if not text or not fl.model.total:
+            fl.empty_text = EMPTY_TEXT
+        else:
+            fl.empty_text = no_match_text(text, fl.model.rows)
+        fl.refresh_rows()
 
     @on(Input.Submitted, "#filter")
     def _filter_submitted(self, event: Input.Submitted) -> None:
@@ -339,6 +397,9 @@ class ScanScreen(Screen):
         self._mode = None
         self._set_running(False)
         f = self.feed
+        if f.finished is not None:
+            q = f.finished.get("quarantined")
+            self.quarantined = int(q) if isinstance(q, int) else None
         if f.error:
             if mode == "results" and not f.started:
                 self.status_text = f"no stored results for this root ({f.error}) — press s to scan"
@@ -348,7 +409,7 @@ class ScanScreen(Screen):
         elif f.finished is not None:
             fin = f.finished
             if mode == "results":
-                self.status_text = f"stored results ({f.level or '?'} level)"
+                self.status_text = stored_label(f.finished.get("levels"), f.level)
             else:
                 self.status_text = (f"scan finished: {fin.get('checked', 0):,} checked, "
                                     f"{fin.get('cached', 0):,} unchanged, {fin.get('skipped', 0):,} "
@@ -359,6 +420,9 @@ class ScanScreen(Screen):
         else:
             self.status_text = f"scan {f.job_status or 'stopped'} before its summary"
         self._redraw()
+        if self._stale:
+            self._stale = False
+            self._open(attach_running=False)
 
     def _reset(self, status: str) -> None:
         self.feed.reset()
@@ -376,15 +440,24 @@ class ScanScreen(Screen):
     def _set_running(self, running: bool) -> None:
         self.refresh_bindings()
         state = self.nexara.state
+        if not running:
+            state.scan_share = None
         if state.scan_running != running:
             state.scan_running = running
             self.nexara.notify_state_changed()
 
     def _update_status(self) -> None:
+        from rich.text import Text
+
         level = self.nexara.state.level
         job = f" · job {self.job_id}" if self.job_id and self._mode == "scan" else ""
-        self.query_one("#scan-status", Static).update(
-            f"level [b]{level}[/b] (l){job} · {self.status_text}")
+        line = Text.from_markup(f"level [b]{level}[/b] (l){job} · {self.status_text}")
+        width = max(20, self.app.size.width - 2)
+        if line.cell_len > width:  # cut at a word, never mid-word
+            plain = cut_words(line.plain, width)
+            line.truncate(len(plain) - 1)
+            line.append("…")
+        self.query_one("#scan-status", Static).update(line)
 
     def _update_notes(self) -> None:
         f = self.feed
@@ -393,27 +466,64 @@ class ScanScreen(Screen):
         if f.skipped:
             parts.append(f"{len(f.skipped):,} skipped (not videos)")
         parts.extend(f.notes[:2])
+        width = max(20, self.app.size.width - 2)
+        line = ""
+        for part in parts:  # whole parts only: a note that does not fit is left out, not cut
+            cand = f"{line} · {part}" if line else part
+            if len(cand) <= width or not line:
+                line = cut_words(cand, width)
         top = f.summary.reasons.most_common(4)
         if top:
-            parts.append("top reasons: " + ", ".join(f"{code} {n:,}" for code, n in top))
-        self.query_one("#scan-notes", Static).update(" · ".join(parts))
+            reasons = "top reasons: "
+            for i, (code, n) in enumerate(top):
+                item = f"{code} {n:,}"
+                cand = f"{line} · {reasons}{', ' if i else ''}{item}"
+                if len(cand) > width:
+                    break
+                reasons += (", " if i else "") + item
+            else:
+                i = len(top)
+            if i:
+                line = f"{line} · {reasons}"
+        self.query_one("#scan-notes", Static).update(line)
 
     def _redraw(self) -> None:
         f = self.feed
-        self.query_one(SummaryTable).show_summary(f.summary)
+        if self._mode != "results" or f.finished is not None:
+            # Stored results stream the problem files first: their partial counts (every
+            # share 100 % corrupt) are not the dataset, so the table waits for the summary.
+            self.query_one(SummaryTable).show_summary(f.summary)
         bar = self.query_one(ProgressBar)
-        total = max(f.total, f.done)
-        if total:
-            bar.update(total=total, progress=f.done)
+        in_dataset = f.summary.overall.total
+        if self._mode == "results":
+            bar.update(total=None, progress=0)
+            label = f"loading stored results… {f.done:,} problem files so far"
+        elif self._mode is None and f.finished is not None:
+            # Finished or loaded: what the store holds, not files still to come.
+            q = self.quarantined or 0
+            bar.update(total=max(1, in_dataset + q), progress=max(1, in_dataset + q))
+            label = f"{in_dataset + q:,} scanned"
+            if q:
+                label += f" · {q:,} quarantined · {in_dataset:,} in the dataset"
         else:
-            bar.update(total=None if self._mode else 1, progress=0 if self._mode else 1)
-        label = f"{f.done:,}/{total:,} files"
-        if self._mode == "scan" and f.rate:
-            label += f" · {f.rate:.1f} files/s · ETA {human_duration(f.eta_s, 0)}"
+            total = max(f.total, f.done)
+            if total:
+                bar.update(total=total, progress=f.done)
+            else:
+                bar.update(total=None if self._mode else 1, progress=0 if self._mode else 1)
+            label = f"{f.done:,}/{total:,} files"
+            if self._mode == "scan" and f.rate:
+                label += f" · {f.rate:.1f} files/s · ETA {human_duration(f.eta_s, 0)}"
+            if self._mode == "scan":
+                self.app.post_message(ScanProgress(f.done, total))
         self.query_one("#progress-label", Static).update(label)
         self._update_status()
         self._update_notes()
         self._update_cluster()
+
+    def on_resize(self) -> None:
+        self._update_status()
+        self._update_notes()
 
     def _update_cluster(self) -> None:
         from rich.markup import escape
@@ -425,3 +535,30 @@ class ScanScreen(Screen):
         if self.feed.cluster is not None:
             line.update(escape(describe(self.feed.cluster)))
 
+
+def stored_label(levels: object, level: str | None) -> str:
+    """What the store holds: "stored results (standard level)", or each level's share when mixed."""
+    if isinstance(levels, dict) and len(levels) > 1:
+        order = {lv: i for i, lv in enumerate(LEVELS)}
+        parts = [f"{int(n):,} at {lv}" for lv, n in sorted(levels.items(), key=lambda kv: order.get(kv[0], 9))]
+        return "stored results, mixed levels: " + ", ".join(parts)
+    if isinstance(levels, dict) and len(levels) == 1:
+        level = next(iter(levels))
+    return f"stored results ({level or '?'} level)"
+
+
+def no_match_text(text: str, rows: list) -> str:
+    """"no problem file matches `verdict:bogus` — known verdicts: …" with what the list holds."""
+    known_v = [v for v in ("warning", "damaged", "corrupt") if any(r.verdict == v for r in rows)]
+    msg = f"No problem file matches `{text}`."
+    terms = parse_filter(text)
+    if any(t.field == "verdict" for t in terms):
+        msg += " Known verdicts: " + ", ".join(known_v or ["warning", "damaged", "corrupt"]) + "."
+    if any(t.field == "reason" for t in terms):
+        codes = sorted({c for r in rows for c in r.reasons})
+        msg += " Reasons here: " + ", ".join(codes[:8]) + (" …" if len(codes) > 8 else "") + "."
+    if any(t.field in ("split", "class") for t in terms):
+        splits = sorted({r.split for r in rows if r.split})
+        classes = sorted({r.cls for r in rows if r.cls})
+        msg += f" Splits: {', '.join(splits)}; classes: {', '.join(classes)}."
+    return msg + " escape: back to the list, / to change the filter."

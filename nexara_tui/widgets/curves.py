@@ -34,6 +34,26 @@ def _series(records: Sequence[EpochRecord], get) -> tuple[list[int], list[float]
     return xs, ys
 
 
+def epoch_ticks(epochs: Sequence[int], most: int = 6) -> list[int]:
+    """Whole-epoch x ticks, at most `most`, evenly spaced on a round step (1, 2, 5, 10, 20…)."""
+    if not epochs:
+        return []
+    lo, hi = min(epochs), max(epochs)
+    span = max(1, hi - lo)
+    step = 1
+    for base in (1, 2, 5):
+        for mag in (1, 10, 100, 1000):
+            if span / (base * mag) <= most - 1:
+                step = base * mag
+                break
+        else:
+            continue
+        break
+    first = -(-lo // step) * step
+    ticks = list(range(first, hi + 1, step))
+    return ticks or [lo]
+
+
 class Curves(Horizontal):
     DEFAULT_CSS = """
     Curves { height: 14; }
@@ -73,6 +93,9 @@ class Curves(Horizontal):
                     drawn = True
             if drawn and best is not None:
                 plt.vline(best, "green")
+            if drawn:
+                ticks = epoch_ticks([r.epoch for r in records])
+                plt.xticks([float(t) for t in ticks], [str(t) for t in ticks])
             if not drawn:
                 plt.title(f"{title} (no data yet)")
             widget.refresh()

@@ -9,16 +9,38 @@ back to the bottom (End) resumes following.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 
 from rich.text import Text
-from textual.widgets import DataTable
 
 from core.monitor.format import columns, row_cells
 from core.monitor.records import EpochRecord
+from nexara_tui.widgets.table import Table
+
+# Short headers: ten columns of numbers fit 80 cells without the job list.
+_LABELS = {"val_loss": "v_loss", "val_acc": "v_acc", "s": "sec"}
 
 
-class EpochTable(DataTable):
+def short_lr(v: float | None) -> str:
+    """3.00e-03 → "3.0e-3": six cells, always scientific (a learning rate is never "3")."""
+    if v is None:
+        return "–"
+    if v == 0 or not math.isfinite(v):
+        return str(v)
+    mant, exp = f"{v:.1e}".split("e")
+    return f"{mant}e{int(exp)}"
+
+
+def label(name: str) -> str:
+    """Column header: "violent rec" → "violent", the val_ columns shortened."""
+    return _LABELS.get(name, name.removesuffix(" rec"))
+
+
+class EpochTable(Table):
+    """Columns: epoch, loss, acc, v_loss, v_acc, one recall column per class (headed by the
+    class name), gap, lr (always scientific), sec (the epoch's wall time)."""
+
     DEFAULT_CSS = """
     EpochTable { height: 1fr; }
     """
@@ -35,7 +57,7 @@ class EpochTable(DataTable):
         self.best = None
         self._records = {}
         for name in columns(self.classes_shown):
-            self.add_column(name, key=name)
+            self.add_column(label(name), key=name)
 
     @property
     def at_tail(self) -> bool:
@@ -43,6 +65,7 @@ class EpochTable(DataTable):
 
     def _cells(self, rec: EpochRecord, best: bool) -> list[Text]:
         cells = row_cells(rec, self.classes_shown, rec.epoch if best else None)
+        cells[-2] = short_lr(rec.lr)
         style = "bold green" if best else ""
         return [Text(c, style=style, justify="right") for c in cells]
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
 from rich.style import Style
 from textual.binding import Binding
@@ -31,6 +30,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from nexara_tui.file_model import FileModel, FileRow
+from nexara_tui.fit import fit as _fit
 
 # Named ANSI colours: readable at 256 colours and in 16-colour terminals.
 VERDICT_STYLES = {
@@ -43,45 +43,76 @@ VERDICT_STYLES = {
 
 @dataclass(frozen=True)
 class Column:
+    """One column of the list. `width` 0 takes the room left (the path: never dropped).
+
+    When the list is narrower than the preferred widths, columns shrink to
+    `min_width` and then disappear, lowest `priority` first, so at 80 columns
+    the file name is still there and the least telling column went first.
+    """
+
     title: str
-    width: int  # 0: take the remaining width
+    width: int  # preferred cells; 0: the flexible column
     text: Callable[[FileRow], str]
     style: Callable[[FileRow], Style | None] | None = None
-    elide_left: bool = False  # long paths keep their end (the file name)
+    elide: str = "right"  # "right", "left" or "middle" (paths: the file name stays)
+    min_width: int = 0  # shrinks down to this (0: never below its preferred width)
+    priority: int = 50  # dropped in ascending order when even the minimum widths do not fit
 
+
+DROP_FIRST = 25  # columns below this priority are dropped before any other is shrunk
+PATH_MIN = 24  # the flexible (path) column never gets less while another column could give way
 
 DEFAULT_COLUMNS: tuple[Column, ...] = (
-    Column("verdict", 8, lambda r: r.verdict, lambda r: VERDICT_STYLES.get(r.verdict)),
-    Column("reason", 24, lambda r: r.reason_text),
-    Column("split/class", 20, lambda r: f"{r.split}/{r.cls}" if r.split or r.cls else ""),
-    Column("path", 0, lambda r: r.path, elide_left=True),
+    Column("verdict", 8, lambda r: r.verdict, lambda r: VERDICT_STYLES.get(r.verdict), priority=90),
+    Column("reason", 20, lambda r: r.reason_text, min_width=12, priority=70),
+    Column("split/class", 20, lambda r: f"{r.split}/{r.cls}" if r.split or r.cls else "",
+           min_width=12, priority=30),
+    Column("path", 0, lambda r: r.path, elide="middle"),
 )
 
 
-def _fit(text: str, width: int, elide_left: bool = False) -> str:
-    """Exactly `width` terminal cells; names with newlines or wide characters cannot break a line."""
-    text = text.replace("\n", "⏎").replace("\r", "⏎").replace("\t", " ")
-    if text.isascii():
-        if len(text) <= width:
-            return text.ljust(width)
-        if width <= 1:
-            return text[:width]
-        return ("…" + text[-(width - 1):]) if elide_left else (text[: width - 1] + "…")
-    if cell_len(text) <= width:
-        return set_cell_size(text, width)
-    if width <= 1:
-        return set_cell_size(text, width)
-    if not elide_left:
-        return set_cell_size(text, width - 1) + "…"
-    tail: list[str] = []
-    used = 0
-    for ch in reversed(text):
-        w = cell_len(ch)
-        if used + w > width - 1:
+def column_widths(columns: Sequence[Column], width: int) -> list[int]:
+    """Cells per column at `width` (0: not shown); the flexible column gets the rest.
+
+    Each shown column costs its cells plus one space; the list adds a 2-cell marker.
+    """
+    widths = [c.width for c in columns]
+    n_flex = sum(1 for c in columns if not c.width)
+
+    def needed() -> int:
+        return 2 + sum(w + 1 for w in widths if w) + n_flex * (PATH_MIN + 1)
+
+    fixed = sorted((i for i, c in enumerate(columns) if c.width), key=lambda i: columns[i].priority)
+    for i in fixed:  # the merely nice-to-have go before anything is shrunk
+        if needed() <= width or columns[i].priority >= DROP_FIRST:
             break
-        tail.append(ch)
-        used += w
-    return set_cell_size("…" + "".join(reversed(tail)), width)
+        widths[i] = 0
+    for i in fixed:  # then shrink, least important first
+        over = needed() - width
+        if over <= 0:
+            break
+        c = columns[i]
+        if c.min_width and c.min_width < c.width:
+            widths[i] = max(c.min_width, c.width - over)
+    for i in fixed:  # then drop, least important first
+        if needed() <= width:
+            break
+        widths[i] = 0
+    for i in reversed(fixed):  # room a dropped column freed goes back to the shrunk ones
+        spare = width - needed()
+        if spare <= 0:
+            break
+        if widths[i]:
+            widths[i] = min(columns[i].width, widths[i] + spare)
+    rest = max(1, width - 2 - sum(w + 1 for w in widths if w) - n_flex)
+    return [w if c.width else rest for w, c in zip(widths, columns, strict=True)]
+
+
+def _wrap(text: str, width: int) -> list[str]:
+    """The empty-list message on as many lines as it needs (it says what to do next)."""
+    import textwrap
+
+    return textwrap.wrap(text, max(8, width), break_on_hyphens=False) or [""]
 
 
 class FileList(ScrollView, can_focus=True):
@@ -150,6 +181,8 @@ class FileList(ScrollView, can_focus=True):
         self.empty_text = empty_text
         self._cache: LRUCache[tuple, Strip] = LRUCache(1024)
         self._marks_gen = 0
+        self._widths_for = -1
+        self._widths_cache: list[int] = []
 
     # ---- data ---------------------------------------------------------------------------------
     def set_rows(self, rows: Iterable[FileRow]) -> None:
@@ -214,6 +247,11 @@ class FileList(ScrollView, can_focus=True):
     def _body_height(self) -> int:
         return self.scrollable_content_region.height - 1  # minus the header line
 
+    @property
+    def page_size(self) -> int:
+        """Rows shown at once (the list's height minus its header line)."""
+        return max(0, self._body_height())
+
     def on_resize(self) -> None:
         self._cache.clear()
         self.virtual_size = Size(self._content_width(), len(self.model) + 1)
@@ -270,8 +308,9 @@ class FileList(ScrollView, can_focus=True):
         index = int(self.scroll_offset.y) + y - 1
         n = len(self.model)
         if index >= n:
-            if n == 0 and y == 1:
-                return Strip([Segment(_fit(self.empty_text, width), self.rich_style + Style(italic=True))])
+            lines = _wrap(self.empty_text, width) if n == 0 else []
+            if 1 <= y <= len(lines):
+                return Strip([Segment(_fit(lines[y - 1], width), self.rich_style + Style(italic=True))])
             return Strip.blank(width, self.rich_style)
         row = self.model.row_at(index)
         is_cursor = index == self.cursor_row
@@ -289,16 +328,15 @@ class FileList(ScrollView, can_focus=True):
         return Strip([Segment(self._layout_text([c.title for c in self.columns], width), style)])
 
     def _widths(self, width: int) -> list[int]:
-        # 2: marker column; +1 per column for its trailing space
-        fixed = sum(c.width + 1 for c in self.columns if c.width) + 2
-        fixed += sum(1 for c in self.columns if not c.width)
-        rest = max(8, width - fixed)
-        return [c.width or rest for c in self.columns]
+        if self._widths_for != width:
+            self._widths_for, self._widths_cache = width, column_widths(self.columns, width)
+        return self._widths_cache
 
     def _layout_text(self, cells: list[str], width: int) -> str:
         parts = ["  "]
         for cell, w in zip(cells, self._widths(width), strict=False):
-            parts.append(_fit(cell, w) + " ")
+            if w:
+                parts.append(_fit(cell, w) + " ")
         return _fit("".join(parts), width)
 
     def _row_strip(self, row: FileRow, width: int, is_cursor: bool, is_marked: bool) -> Strip:
@@ -308,6 +346,8 @@ class FileList(ScrollView, can_focus=True):
         segs = [Segment("✓ " if is_marked else "  ",
                         base + self.get_component_rich_style("file-list--marker") if is_marked else base)]
         for col, w in zip(self.columns, self._widths(width), strict=False):
+            if not w:
+                continue
             st = col.style(row) if col.style else None
-            segs.append(Segment(_fit(col.text(row), w, col.elide_left) + " ", base + st if st else base))
+            segs.append(Segment(_fit(col.text(row), w, col.elide) + " ", base + st if st else base))
         return Strip(segs).adjust_cell_length(width, base)

@@ -14,6 +14,8 @@ from typing import Any
 from rich.text import Text
 from textual.widgets import Static
 
+from nexara_tui.fit import elide_middle
+
 _LINK_STYLE = {
     "connected": ("●", "green"),
     "connecting": ("◌", "yellow"),
@@ -35,15 +37,34 @@ TABS = (
 
 def header_text(title: str, host: str, link: str, root: str | None, detail: str = "",
                 extra: str = "", mode: str | None = None,
-                keys: dict[str, str] | None = None) -> Text:
+                keys: dict[str, str] | None = None, width: int | None = None) -> Text:
     """The header line; a plain function so it is testable without an app.
 
     With `mode` (the app's current screen mode) the screens are shown as tabs
     with their keys, the current one highlighted; without it, just `title`.
+    With `width`, parts give way by priority until the line fits: the link's
+    detail first, then the "Nexara" badge, then the other tabs' names (their
+    keys stay), and the root is elided in the middle into what is left, so the
+    current screen, the host and its link state, and "scan running" are
+    always there.
     """
+    variants = [(True, True, True), (False, True, True), (False, False, True), (False, False, False)]
+    for show_detail, brand, full_tabs in variants:
+        t = _header(title, host, link, root, detail if show_detail else "", extra, mode, keys,
+                    brand, full_tabs, None)
+        if width is None or t.cell_len <= width:
+            return t
+    # Even the most compact line is too wide: the root is elided in the middle into what is left.
+    return _header(title, host, link, root, "", extra, mode, keys, False, False, width)
+
+
+def _header(title: str, host: str, link: str, root: str | None, detail: str, extra: str,
+            mode: str | None, keys: dict[str, str] | None, brand: bool, full_tabs: bool,
+            width: int | None) -> Text:
     mark, colour = _LINK_STYLE.get(link, ("?", "yellow"))
     t = Text(no_wrap=True, overflow="ellipsis")
-    t.append(" Nexara ", style="bold reverse")
+    if brand:
+        t.append(" Nexara ", style="bold reverse")
     if mode is None:
         t.append(f" {title} ", style="bold")
     else:
@@ -52,19 +73,25 @@ def header_text(title: str, host: str, link: str, root: str | None, detail: str 
             key = (keys or {}).get(binding_id, default_key)
             if tab_mode == mode:
                 t.append(f" {key} {label} ", style="bold reverse")
-            else:
+            elif full_tabs:
                 t.append(f" {key}", style="bold")
                 t.append(f" {label} ", style="dim")
+            else:
+                t.append(f" {key} ", style="bold")
         t.append(" ")
     t.append("│ host ", style="dim")
     t.append(host, style="bold")
     t.append(f" {mark} {link}", style=colour)
     if detail and link != "connected":
         t.append(f" ({detail})", style=colour)
+    tail = Text(f" │ {extra}", style="dim") if extra else Text()
     t.append(" │ root ", style="dim")
-    t.append(root or "(none — pass ROOT or press o)", style="bold" if root else "italic")
-    if extra:
-        t.append(f" │ {extra}", style="dim")
+    text = root or "(none — press o to pick one)"
+    if width is not None:
+        room = max(8, width - t.cell_len - tail.cell_len)
+        text = elide_middle(text, room)
+    t.append(text, style="bold" if root else "italic")
+    t.append_text(tail)
     return t
 
 
@@ -92,11 +119,19 @@ class NexaraHeader(Static):
         if state is None:
             self.update(header_text(title, "local", "connected", None))
             return
-        extra = "scan running" if state.scan_running else ""
+        extra = ""
+        if state.scan_running:
+            share = getattr(state, "scan_share", None)
+            extra = "scan running" + (f" {share} %" if share is not None else "")
         mode_of = getattr(self.app, "mode_of", None)
         mode = mode_of(self.screen) if mode_of else None
         self.update(header_text(title, state.host_name, state.link_state, state.root,
-                                state.link_detail, extra, mode=mode, keys=self._tab_keys()))
+                                state.link_detail, extra, mode=mode, keys=self._tab_keys(),
+                                # The app's width: known at mount, before this widget's layout.
+                                width=self.app.size.width or None))
+
+    def on_resize(self) -> None:
+        self._on_state(None)
 
     def _tab_keys(self) -> dict[str, str]:
         """The keys the screen bindings have now (the config's [keys] may remap them)."""

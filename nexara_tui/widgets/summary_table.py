@@ -1,4 +1,8 @@
-"""The split × class table: Total / Valid / Warning / Damaged / Corrupt with percentages.
+"""The split × class table: Total, Usable (= OK + Warning + Damaged), then each verdict.
+
+Usable is what the trainer gets (the sampler decodes those clips); the four
+verdict columns add up to Total, and only Usable and Corrupt carry a share, so
+no row's percentages add to more than 100 %.
 
 A handful of rows, so the built-in DataTable is right here. Updates follow
 memray's pattern: rows are keyed by (split, class); an update only touches the
@@ -9,23 +13,25 @@ from __future__ import annotations
 
 from rich.console import JustifyMethod
 from rich.text import Text
-from textual.widgets import DataTable
 
 from core.summary import Counts, Summary
+from nexara_tui.widgets.table import Table
 
-COLUMNS = (("split", "split"), ("class", "class"), ("total", "Total"), ("valid", "Valid"),
-           ("warning", "Warning"), ("damaged", "Damaged"), ("corrupt", "Corrupt"))
-_STYLES = {"valid": "green", "warning": "yellow", "damaged": "magenta", "corrupt": "bold red"}
+COLUMNS = (("split", "split"), ("class", "class"), ("total", "Total"), ("valid", "Usable"),
+           ("ok", "OK"), ("warning", "Warning"), ("damaged", "Damaged"), ("corrupt", "Corrupt"))
+_STYLES = {"valid": "green", "ok": "green", "warning": "yellow", "damaged": "magenta",
+           "corrupt": "bold red"}
+LEGEND = "Usable = OK + Warning + Damaged (the trainer gets them); OK + Warning + Damaged + Corrupt = Total"
 
 
 def _pct(n: int, total: int) -> str:
-    return f"{n:,} ({100.0 * n / total:4.1f}%)" if total else f"{n:,}"
+    return f"{n:,} ({100.0 * n / total:.1f}%)" if total else f"{n:,}"
 
 
 def row_cells(split: str, cls: str, c: Counts) -> tuple[str, ...]:
     t = c.total
-    return (split, cls, f"{t:,}", _pct(c.valid(), t), _pct(c.warning, t), _pct(c.damaged, t),
-            _pct(c.corrupt, t))
+    return (split, cls, f"{t:,}", _pct(c.valid(), t), f"{c.ok:,}", f"{c.warning:,}",
+            f"{c.damaged:,}", _pct(c.corrupt, t))
 
 
 def summary_rows(summary: Summary) -> dict[str, tuple[str, ...]]:
@@ -37,7 +43,7 @@ def summary_rows(summary: Summary) -> dict[str, tuple[str, ...]]:
     return rows
 
 
-class SummaryTable(DataTable):
+class SummaryTable(Table):
     DEFAULT_CSS = """
     SummaryTable { height: auto; max-height: 12; }
     """
@@ -67,8 +73,13 @@ class SummaryTable(DataTable):
         self._shown = rows
 
     def cell_text(self, row_key: str, column: str) -> str:
-        """The plain text shown in a cell (for tests)."""
+        """The plain text shown in a cell."""
         return self._shown[row_key][[k for k, _ in COLUMNS].index(column)]
+
+    def shown(self) -> dict[str, dict[str, str]]:
+        """Row key → column key → the text shown (the command palette and tests read it)."""
+        keys = [k for k, _ in COLUMNS]
+        return {row: dict(zip(keys, cells, strict=True)) for row, cells in self._shown.items()}
 
     def _styled(self, cells: tuple[str, ...], key: str) -> list[Text]:
         return [self._style_cell(col, text, key) for (col, _), text in zip(COLUMNS, cells, strict=True)]

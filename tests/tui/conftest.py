@@ -23,6 +23,35 @@ async def wait_for(pilot, predicate: Callable[[], object], timeout: float = 30.0
         await pilot.pause(0.05)
 
 
+def _tables_fit(screen) -> bool:
+    """Every DataTable's columns are as wide as their widest cell.
+
+    DataTable measures new rows on idle, not when they are added; on a loaded
+    machine a picture taken two frames after `add_row` still shows the header
+    widths (the CI flake of test_scan_filter_matches_nothing). This is the real
+    condition a snapshot needs, read from the table's public columns.
+    """
+    from rich.text import Text
+    from textual.widgets import DataTable
+
+    for table in screen.query(DataTable):
+        for col in table.ordered_columns:
+            if not col.auto_width:
+                continue
+            cells = [c if isinstance(c, Text) else Text(str(c)) for c in table.get_column(col.key)]
+            need = max([c.cell_len for c in cells] + [col.label.cell_len])
+            if col.content_width < need:
+                return False
+    return True
+
+
+async def settled(pilot) -> None:
+    """Wait until the screen's tables are measured, then let one frame render."""
+    await wait_for(pilot, lambda: _tables_fit(pilot.app.screen), what="the tables to be measured")
+    await pilot.pause()
+    await pilot.pause()
+
+
 @pytest.fixture
 def tui_wait():
     return wait_for
@@ -57,3 +86,27 @@ def any_host(request):
         yield host
     finally:
         host.close()
+
+
+class Recorder:
+    """A `run_test(message_hook=...)` that keeps every message the app dispatched.
+
+    Notifications are read here, once the app has dispatched their `Notify`
+    message, never from the app's private `_notifications`; screens' own
+    messages (`ScreenLoaded`, `DatasetChanged`, `ScanFinished`) the same way.
+    """
+
+    def __init__(self) -> None:
+        self.messages: list[object] = []
+
+    def __call__(self, message: object) -> None:
+        self.messages.append(message)
+
+    def of(self, cls: type) -> list:
+        return [m for m in self.messages if isinstance(m, cls)]
+
+    @property
+    def notifications(self) -> list[str]:
+        from textual.notifications import Notify
+
+        return [str(m.notification.message) for m in self.of(Notify)]

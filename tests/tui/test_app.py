@@ -7,6 +7,8 @@ import subprocess
 import sys
 import threading
 
+import pytest
+
 from core.host.local import LocalHost
 from nexara_tui.app import SCREENS, NexaraApp
 from nexara_tui.screens.host_picker import HostPickerScreen, ssh_aliases
@@ -35,7 +37,7 @@ async def test_number_keys_switch_screens_and_header_everywhere(tmp_path):
         for mode, text in seen.items():
             assert "host local" in text and root in text, (mode, text)
         # screens keep their state: the same scan screen instance comes back
-        assert app.screen is app._mode_screens["scan"]
+        assert app.screen is app.mode_screen("scan")
         # every app binding has an id and a tooltip
         assert all(b.id and b.tooltip for b in NexaraApp.BINDINGS)
         assert all(b.id and b.tooltip for b in ScanScreen.BINDINGS)
@@ -62,7 +64,7 @@ async def test_host_state_shown_in_header(tmp_path):
         return LocalHost()  # a real host; the name is what the header shows
 
     app = NexaraApp(root=str(tmp_path), host_name="gpubox", host_opener=opener)
-    async with app.run_test(size=(120, 40)) as pilot:
+    async with app.run_test(size=(200, 40)) as pilot:  # room for the link's detail too
         await wait_for(pilot, lambda: app.host is not None, what="the host to open")
         await wait_for(pilot, lambda: "gpubox ● connected" in header_text(app), what="connected")
         assert callable(captured.get("on_state")) and callable(captured.get("passphrase_callback"))
@@ -141,12 +143,14 @@ async def test_keys_remapped_from_config(tmp_path, monkeypatch):
         assert app.state.level == "full"
 
 
-async def test_tabs_in_header_and_quit_fits_the_footer_at_120_columns(tmp_path):
-    """Every screen shows the four tabs (current one reversed) and a footer that ends with q Quit."""
-    from textual.widgets._footer import FooterKey
-
-    app = NexaraApp(root=str(tmp_path), host=LocalHost())
-    async with app.run_test(size=(120, 40)) as pilot:
+@pytest.mark.parametrize("width", [120, 80])
+async def test_tabs_in_header_and_help_quit_fit_the_footer(tmp_path, monkeypatch, width):
+    """Every screen shows the four tabs (current one reversed), and a footer that keeps
+    ? Help and q Quit whole at 120 and at 80 columns (other keys give way, none is cut)."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "ds").mkdir()
+    app = NexaraApp(root="ds", host=LocalHost())
+    async with app.run_test(size=(width, 40)) as pilot:
         for key, mode, label in (("1", "scan", "1 Scan"), ("2", "decision", "2 Decide"),
                                  ("3", "quarantine", "3 Quarantine"), ("4", "monitor", "4 Monitor")):
             await pilot.press(key)
@@ -157,9 +161,14 @@ async def test_tabs_in_header_and_quit_fits_the_footer_at_120_columns(tmp_path):
             start = text.index(f" {label} ")
             styles = [s.style for s in rendered.spans if s.start <= start < s.end]
             assert any(getattr(s, "reverse", False) for s in styles), (mode, styles)
-            for other in ("1 Scan", "2 Decide", "3 Quarantine", "4 Monitor"):
-                assert other in text
-            quit_keys = [k for k in app.screen.query(FooterKey) if k.key == "q"]
-            assert quit_keys, mode
-            region = quit_keys[0].region
-            assert region.width > 0 and region.right <= 120, (mode, region)
+            assert rendered.cell_length <= width, text
+            if width >= 120:
+                for other in ("1 Scan", "2 Decide", "3 Quarantine", "4 Monitor"):
+                    assert other in text
+            keys = list(app.screen.query("FooterKey"))
+            for wanted in ("q", "question_mark"):
+                found = [k for k in keys if k.key == wanted]
+                assert found, (mode, wanted, [k.key for k in keys])
+                region = found[0].region
+                assert region.width > 0 and region.right <= width, (mode, wanted, region)
+            assert all(k.region.right <= width for k in keys), (mode, [(k.key, k.region) for k in keys])

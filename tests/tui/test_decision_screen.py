@@ -14,6 +14,7 @@ from pathlib import Path
 from core.host.local import LocalHost
 from core.training.config import load_config
 from nexara_tui.app import NexaraApp
+from nexara_tui.messages import ScreenLoaded
 from nexara_tui.screens.decision import DecisionScreen, PathPromptScreen
 from nexara_tui.screens.prompts import ConfirmScreen
 from tests.tui.conftest import wait_for
@@ -53,7 +54,9 @@ async def test_decision_screen_shows_decide_numbers(demo_dataset, tmp_path, any_
     expected = await asyncio.to_thread(decide_json, root)
 
     app = NexaraApp(root=str(root), host=any_host)
-    async with app.run_test(size=(140, 50)) as pilot:
+    loaded: list[ScreenLoaded] = []
+    async with app.run_test(size=(140, 50), message_hook=lambda m: loaded.append(m)
+                            if isinstance(m, ScreenLoaded) and m.screen == "decision" else None) as pilot:
         await pilot.press("2")
         await wait_for(pilot, lambda: isinstance(app.screen, DecisionScreen), what="decision screen")
         screen: DecisionScreen = app.screen  # type: ignore[assignment]
@@ -62,14 +65,14 @@ async def test_decision_screen_shows_decide_numbers(demo_dataset, tmp_path, any_
         assert "lost" in screen.status_text
 
         # Damaged counted as lost: the same numbers as the CLI with the flag.
-        loads = screen.loads
+        loads = len(loaded)
         await pilot.press("d")
-        await wait_for(pilot, lambda: screen.loads > loads and screen.decision.damaged_is_lost,
+        await wait_for(pilot, lambda: len(loaded) > loads and screen.decision.damaged_is_lost,
                        what="reload with damaged lost")
         assert_screen_matches(screen, await asyncio.to_thread(decide_json, root, "--count-damaged-as-lost"))
-        loads = screen.loads
+        loads = len(loaded)
         await pilot.press("d")
-        await wait_for(pilot, lambda: screen.loads > loads and not screen.decision.damaged_is_lost,
+        await wait_for(pilot, lambda: len(loaded) > loads and not screen.decision.damaged_is_lost,
                        what="reload with damaged kept")
 
         # A new scan (one clip gone from disk) → ScanFinished → the matrix follows.
@@ -78,9 +81,9 @@ async def test_decision_screen_shows_decide_numbers(demo_dataset, tmp_path, any_
         await asyncio.to_thread(scan, root)
         after = await asyncio.to_thread(decide_json, root)
         assert after["total"] == expected["total"] - 1
-        loads = screen.loads
+        loads = len(loaded)
         app.broadcast_scan_finished({"groups": []}, root=str(root))
-        await wait_for(pilot, lambda: screen.loads > loads and screen.decision.total == after["total"],
+        await wait_for(pilot, lambda: len(loaded) > loads and screen.decision.total == after["total"],
                        what="refresh after scan")
         assert_screen_matches(screen, after)
 
@@ -108,11 +111,14 @@ async def test_decision_screen_shows_decide_numbers(demo_dataset, tmp_path, any_
 
 async def test_decision_screen_without_scan_says_scan_first(tmp_path):
     app = NexaraApp(root=str(tmp_path), host=LocalHost())
-    async with app.run_test(size=(120, 40)) as pilot:
+    loaded: list[ScreenLoaded] = []
+    async with app.run_test(size=(120, 40), message_hook=lambda m: loaded.append(m)
+                            if isinstance(m, ScreenLoaded) else None) as pilot:
         await pilot.press("2")
         await wait_for(pilot, lambda: isinstance(app.screen, DecisionScreen), what="decision screen")
         screen: DecisionScreen = app.screen  # type: ignore[assignment]
-        await wait_for(pilot, lambda: screen.loads >= 1, what="load attempt")
+        await wait_for(pilot, lambda: any(m.screen == "decision" for m in loaded), what="load attempt")
+        assert next(m for m in loaded if m.screen == "decision").error
         assert screen.decision is None
         assert "no scan yet" in screen.status_text and "nexara scan" in screen.status_text
         await pilot.press("w")  # nothing to write: says so, no prompt

@@ -52,10 +52,11 @@ def test_fit_keeps_width_for_wide_and_newline_names():
 
     for text in ("plain.mp4", "clip ünïcode.mp4", "视频文件很长的名字.mp4", "a\nb.mp4", "x" * 300):
         for w in (1, 5, 20):
-            assert cell_len(_fit(text, w, elide_left=True)) == w
+            assert cell_len(_fit(text, w, "left")) == w
+            assert cell_len(_fit(text, w, "middle")) == w
             assert cell_len(_fit(text, w)) == w
     assert _fit("a\nb", 5) == "a⏎b  "
-    assert _fit("train/violent/long_name.mp4", 12, elide_left=True) == "…ng_name.mp4"
+    assert _fit("train/violent/long_name.mp4", 12, "left") == "…ng_name.mp4"
 
 
 class ListApp(App):
@@ -76,7 +77,7 @@ async def test_virtual_list_100k_rows():
         fl.set_rows(rows)
         await pilot.pause()
         t_set = time.perf_counter() - t0
-        body = fl._body_height()
+        body = fl.page_size
         assert [r.path for r in fl.visible_lines()] == [r.path for r in rows[:body]]
 
         t0 = time.perf_counter()

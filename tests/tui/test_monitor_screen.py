@@ -14,6 +14,7 @@ from core.host.local import LocalHost
 from nexara_tui.screens.monitor import MonitorScreen
 from nexara_tui.state import AppState
 from nexara_tui.widgets.epoch_table import EpochTable
+from tests.tui.conftest import Recorder
 
 
 class MonitorApp(App):
@@ -73,8 +74,8 @@ async def wait_for(pilot, predicate, timeout: float = 30.0) -> None:
         await pilot.pause(0.05)
 
 
-def notifications(app: App) -> list[str]:
-    return [n.message for n in app._notifications]
+def notifications(rec: Recorder) -> list[str]:
+    return rec.notifications
 
 
 async def run_growing_log(host: Host, source: str, write_path: Path) -> MonitorScreen:
@@ -88,7 +89,8 @@ async def run_growing_log(host: Host, source: str, write_path: Path) -> MonitorS
     collapsed = [epoch_line(i, 0.04, 0.98) for i in range(6, 9)]
     app = MonitorApp(host, source)
     writer = Writer(write_path, healthy + collapsed, every=0.15, pause_after=len(healthy))
-    async with app.run_test(size=(140, 45)) as pilot:
+    rec = Recorder()
+    async with app.run_test(size=(140, 45), message_hook=rec) as pilot:
         screen = app.screen
         assert isinstance(screen, MonitorScreen)
         table = screen.query_one(EpochTable)
@@ -99,7 +101,7 @@ async def run_growing_log(host: Host, source: str, write_path: Path) -> MonitorS
             writer.resume.set()
             await wait_for(pilot, lambda: table.row_count == 8)
             await wait_for(pilot, lambda: any("always predicts nonviolent" in m
-                                              for m in notifications(app)))
+                                              for m in notifications(rec)))
         finally:
             writer.halt.set()
             writer.join(5)
@@ -109,7 +111,7 @@ async def run_growing_log(host: Host, source: str, write_path: Path) -> MonitorS
         assert str(table.get_cell("8", "epoch")).startswith("8 ★")
         assert not str(table.get_cell("7", "epoch")).endswith("★")
         # The alarm is raised once, and the status panel tells the same story.
-        assert sum("always predicts" in m for m in notifications(app)) == 1
+        assert sum("always predicts" in m for m in notifications(rec)) == 1
         assert "epoch 8/150" in str(screen.status_text())
         assert "always predicts nonviolent" in str(screen.query_one("#mon-alarms").render())
     return screen
@@ -181,7 +183,8 @@ async def test_in_the_app_key_4_opens_the_newest_training_job(tmp_path):
     host = LocalHost()
     job_id = host.start_job(["train", str(tmp_path / "no-such-dataset"), "--foreground"])
     app = NexaraApp(host=host)
-    async with app.run_test(size=(140, 45)) as pilot:
+    rec = Recorder()
+    async with app.run_test(size=(140, 45), message_hook=rec) as pilot:
         await pilot.press("4")
         await wait_for(pilot, lambda: isinstance(app.screen, MonitorScreen))
         screen = app.screen
@@ -190,4 +193,4 @@ async def test_in_the_app_key_4_opens_the_newest_training_job(tmp_path):
         await wait_for(pilot, lambda: any(a.code == "job_died" for a in screen.state.alarms), timeout=60)
         alarm = next(a for a in screen.state.alarms if a.code == "job_died")
         assert "no-such-dataset" in alarm.message
-        assert any("job died" in m for m in notifications(app))
+        assert any("job died" in m for m in notifications(rec))

@@ -15,6 +15,7 @@ from core.host.ssh import SSHHost
 from nexara_tui.screens.monitor import MonitorScreen
 from tests.sshd import ALIAS
 from tests.test_ssh import NEXARA
+from tests.tui.conftest import Recorder
 from tests.tui.test_monitor_screen import MonitorApp, notifications, run_growing_log, wait_for
 
 
@@ -68,7 +69,8 @@ async def test_dead_job_over_ssh_shows_its_stderr(ssh_host, tmp_path):
         assert time.monotonic() < deadline, "the failing job did not end"
         time.sleep(0.1)
     app = MonitorApp(ssh_host, job_id)
-    async with app.run_test(size=(140, 45)) as pilot:
+    rec = Recorder()
+    async with app.run_test(size=(140, 45), message_hook=rec) as pilot:
         screen = app.screen
         assert isinstance(screen, MonitorScreen)
         await wait_for(pilot, lambda: any(a.code == "job_died" for a in screen.state.alarms))
@@ -76,4 +78,4 @@ async def test_dead_job_over_ssh_shows_its_stderr(ssh_host, tmp_path):
         assert "exit code 2" in alarm.message
         assert "unrecognized arguments: --no-such-option" in alarm.message, alarm.message
         assert screen.state.run.status == "failed"
-        assert any("job died" in m for m in notifications(app))
+        assert any("job died" in m for m in notifications(rec))

@@ -7,12 +7,13 @@ from pathlib import Path
 
 from core.host.local import LocalHost
 from nexara_tui.app import NexaraApp
+from nexara_tui.messages import ScreenLoaded
 from nexara_tui.screens.prompts import ConfirmScreen
 from nexara_tui.screens.quarantine import QuarantineScreen
 from nexara_tui.screens.repair import RepairScreen
 from nexara_tui.widgets.frame_preview import FramePreview
 from tests.helpers_repair import add_references, damaged, tree
-from tests.tui.conftest import wait_for
+from tests.tui.conftest import Recorder, wait_for
 
 REPAIRABLE = {"train/violent/a.mp4", "train/violent/b.mp4"}
 
@@ -26,11 +27,16 @@ async def test_repair_view_shows_candidates_with_frames_applies_and_undoes(tmp_p
     assert LocalHost().run(["scan", str(root), "--json", "--workers", "1"], timeout=120).rc == 0
     before = tree(root)
     app = NexaraApp(root=str(root), host=any_host)
-    async with app.run_test(size=(150, 45)) as pilot:
+    rec = Recorder()
+
+    def loads() -> int:
+        return sum(1 for m in rec.of(ScreenLoaded) if m.screen == "quarantine")
+
+    async with app.run_test(size=(150, 45), message_hook=rec) as pilot:
         await pilot.press("3")
         await wait_for(pilot, lambda: isinstance(app.screen, QuarantineScreen), what="quarantine screen")
         q: QuarantineScreen = app.screen  # type: ignore[assignment]
-        await wait_for(pilot, lambda: q.loads >= 1 and len(q.rows) == 3, what="flagged files")
+        await wait_for(pilot, lambda: loads() >= 1 and len(q.rows) == 3, what="flagged files")
         await pilot.press("R")
         await wait_for(pilot, lambda: isinstance(app.screen, RepairScreen), what="repair view")
         rs: RepairScreen = app.screen  # type: ignore[assignment]
@@ -44,16 +50,19 @@ async def test_repair_view_shows_candidates_with_frames_applies_and_undoes(tmp_p
         await pilot.press("y")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="confirm dialog")
         assert "2" in app.screen.question
-        loads = q.loads
+        n = loads()
         await pilot.press("y")
-        await wait_for(pilot, lambda: app.screen is q and q.loads > loads, timeout=120,
+        await wait_for(pilot, lambda: app.screen is q and loads() > n, timeout=120,
                        what="repair job and reload")
         assert q.last_batch
         assert {r.path for r in q.rows} == {"train/violent/c.mp4"}  # the repaired clips are ok now
         for rel in REPAIRABLE:
             assert (root / "corrupted_videos" / rel).exists()
-        loads = q.loads
+        n = loads()
         await pilot.press("u")
-        await wait_for(pilot, lambda: q.loads > loads and q.busy is None, timeout=120, what="undo")
-        assert len(q.rows) == 3
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="undo confirm")
+        assert "2" in app.screen.question  # the count it puts back, asked first
+        await pilot.press("y")
+        await wait_for(pilot, lambda: loads() > n and q.busy is None and len(q.rows) == 3, timeout=120,
+                       what="undo, and the three flagged originals listed again")
     assert tree(root) == before
