@@ -149,7 +149,7 @@ class FrameCollector:
         # yuv420p: no colour conversion for most video (measured 74 µs vs 463 µs for yuv444p
         # at 640×360), and its 8×8 chroma is the resolution the descriptor uses
         small = self._reformatter.reformat(frame, width=THUMB, height=THUMB, format="yuv420p",
-                                           interpolation="AREA")
+                                           interpolation="AREA", threads=1)
         self.thumbs.append(b"".join(_plane_bytes(p) for p in small.planes))
         self.times.append(t)
         self.keys.append(key)
@@ -193,13 +193,27 @@ _REFORMATTER: Any = None
 def _reformatter() -> Any:
     """One scaler per process, reused across files: its SwsContext (the area filter for one
     input size) is rebuilt only when the input size changes, not for every clip. One check
-    runs at a time per process (core.integrity's lock), so sharing is safe."""
+    runs at a time per process (core.integrity's lock), so sharing is safe.
+
+    One thread (`threads=1` at the call): PyAV 18's default is FFmpeg's automatic slice
+    threads, a pool per SwsContext — for a 16×16 thumbnail pure overhead, and a pool
+    inherited through fork() has no threads behind it, so the child's first scale waited
+    forever (a process pool forked from a process that had scanned hung the test suite).
+    A forked child also starts with a fresh scaler (`os.register_at_fork`)."""
     global _REFORMATTER
     if _REFORMATTER is None:
         from av.video.reformatter import VideoReformatter
 
         _REFORMATTER = VideoReformatter()
     return _REFORMATTER
+
+
+def _forget_reformatter() -> None:
+    global _REFORMATTER
+    _REFORMATTER = None
+
+
+os.register_at_fork(after_in_child=_forget_reformatter)
 
 
 def _plane_bytes(plane: Any) -> bytes:

@@ -236,15 +236,15 @@ def status(store: ScanStore, id_url: str = DEFAULT_ID_URL,
         slot(cls)["lost"] += n
     for (_, cls), n in p.with_source.items():
         slot(cls)["with_source"] += n
-    for r in rows:
-        if r["status"] in (OK, SKIPPED) and r["file"]:
-            s = slot(r["class"])
+    for row in rows:
+        if row["status"] in (OK, SKIPPED) and row["file"]:
+            s = slot(row["class"])
             s["redownloaded"] += 1
-            vid = _FILE_ID.search(r["file"])
-            named = f"{r['split']}/{r['class']}/{r['file']}"
+            vid = _FILE_ID.search(row["file"])
+            named = f"{row['split']}/{row['class']}/{row['file']}"
             if ((named in usable and named not in sources)
-                    or (r["split"], r["class"], r["url"]) in known
-                    or (vid is not None and (r["split"], r["class"], f"id:{vid.group(1)}") in known)):
+                    or (row["split"], row["class"], row["url"]) in known
+                    or (vid is not None and (row["split"], row["class"], f"id:{vid.group(1)}") in known)):
                 s["back"] += 1
     return dict(sorted(out.items()))
 

@@ -451,10 +451,12 @@ def stream_duration(container: Any, stream: Any) -> float:
 
 
 def _to_rgb(frame: Any, size: tuple[int, int] | None) -> np.ndarray:
+    # threads=1: PyAV 18 defaults to FFmpeg's automatic slice threads, a new pool per frame;
+    # one thread gives the same pixels at half the CPU (165 vs 361 µs for 160×120 → 224×224)
     if size is None:
-        return frame.to_ndarray(format="rgb24")
+        return frame.to_ndarray(format="rgb24", threads=1)
     w, h = size
-    return frame.to_ndarray(format="rgb24", width=int(w), height=int(h))
+    return frame.to_ndarray(format="rgb24", width=int(w), height=int(h), threads=1)
 
 
 def _empty(n: int, error: str) -> SampledFrames:

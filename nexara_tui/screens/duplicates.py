@@ -51,7 +51,7 @@ COLUMNS: tuple[Column, ...] = (
     Column("split/class", 18, lambda r: f"{r.split}/{r.cls}"),
     Column("size", 9, lambda r: f"{r.data.get('width', 0)}x{r.data.get('height', 0)}"),
     Column("choice", 7, lambda r: "keep" if r.data.get("is_keep") else ""),
-    Column("path", 0, lambda r: r.path, elide_left=True),
+    Column("path", 0, lambda r: r.path, elide="middle"),
 )
 
 

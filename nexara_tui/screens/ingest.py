@@ -47,8 +47,8 @@ STATUS_STYLES = {
 
 COLUMNS: tuple[Column, ...] = (
     Column("status", 10, lambda r: r.verdict, lambda r: STATUS_STYLES.get(r.verdict)),
-    Column("into / why", 46, lambda r: r.data.get("dest") or r.data.get("reason", ""), elide_left=False),
-    Column("incoming", 0, lambda r: r.path, elide_left=True),
+    Column("into / why", 46, lambda r: r.data.get("dest") or r.data.get("reason", "")),
+    Column("incoming", 0, lambda r: r.path, elide="middle"),
 )
 
 
