@@ -355,10 +355,11 @@ def kill9_trial(seed: int, work: Path, mount: bool = True) -> Trial:
         shutil.rmtree(base, ignore_errors=True)
 
 
-def kill9_seeds(default_trials: int) -> list[int]:
-    """Trial seeds: NEXARA_KILL9_SEED (first seed) and NEXARA_KILL9_TRIALS, else random."""
+def kill9_seeds(default_trials: int, default_first: int | None = None) -> list[int]:
+    """Trial seeds: NEXARA_KILL9_SEED (first seed) and NEXARA_KILL9_TRIALS, else `default_first`
+    (CI: the same trials every run), else random (the soak: new trials every run)."""
     import random
 
-    first = int(os.environ.get("NEXARA_KILL9_SEED") or random.randrange(1, 1 << 31))
+    first = int(os.environ.get("NEXARA_KILL9_SEED") or default_first or random.randrange(1, 1 << 31))
     n = int(os.environ.get("NEXARA_KILL9_TRIALS") or default_trials)
     return [first + i for i in range(n)]

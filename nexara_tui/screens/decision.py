@@ -112,6 +112,8 @@ class DecisionScreen(Screen):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("w", "write_config", "Write config", id="decision.write",
                 tooltip="Write the training config (TOML) with these weights and multipliers"),
+        Binding("g", "redownload", "Re-download", id="decision.redownload",
+                tooltip="Plan A: list the lost clips' sources, fetch them (yt-dlp), then ingest"),
         Binding("d", "toggle_damaged", "Damaged lost/kept", id="decision.damaged",
                 tooltip="Count damaged clips as lost (default: kept, they still decode)"),
         Binding("r", "refresh", "Refresh", id="decision.refresh",
@@ -386,6 +388,16 @@ class DecisionScreen(Screen):
         return [str(c) for c in self.table.get_row(key)]
 
     # ---- writing the training config ---------------------------------------------------------
+    def action_redownload(self) -> None:
+        """The plan A view (nexara_tui.screens.redownload); back here, the counts refresh."""
+        from nexara_tui.screens.redownload import RedownloadScreen
+
+        def back(fetched: bool | None) -> None:
+            if fetched:
+                self.action_refresh()
+
+        self.app.push_screen(RedownloadScreen(), back)
+
     def action_write_config(self) -> None:
         root = self.nexara.root
         if self.decision is None or not root:
