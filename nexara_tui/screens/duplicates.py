@@ -19,7 +19,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from rich.markup import escape
 from rich.style import Style
@@ -27,7 +27,6 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from core.errors import NexaraError
@@ -35,12 +34,13 @@ from core.events import EventType
 from core.host import temp_list_on
 from core.units import human_size
 from nexara_tui.file_model import FileRow
+from nexara_tui.screens.job_view import JobView
 from nexara_tui.screens.prompts import ConfirmScreen
 from nexara_tui.widgets.file_list import Column, FileList
 from nexara_tui.widgets.header import NexaraHeader
 
 if TYPE_CHECKING:
-    from nexara_tui.app import NexaraApp
+    pass
 
 _FLAG = Style(color="red", bold=True)
 
@@ -85,8 +85,9 @@ def rows_from_groups(groups: list[dict[str, Any]]) -> list[FileRow]:
     return rows
 
 
-class DuplicatesScreen(Screen):
+class DuplicatesScreen(JobView):
     TITLE = "Duplicates"
+    STATUS_ID = "d-status"
 
     BINDINGS = [
         Binding("space", "approve_one", "Approve", id="dupes.toggle",
@@ -116,15 +117,8 @@ class DuplicatesScreen(Screen):
         self.findings: list[dict[str, Any]] = []
         self.rows: list[FileRow] = []
         self.loaded = False  # the groups shown are the store's current ones (False while regrouping)
-        self.busy: str | None = None
         self.last_batch: str | None = None
-        self.status_text = ""
         self.moved_any = False  # told to the quarantine screen on the way back (it reloads)
-
-    @property
-    def nexara(self) -> NexaraApp:
-        """The app, typed: its host, root and shared state."""
-        return cast("NexaraApp", self.app)
 
     @property
     def approvals(self) -> set[str]:
@@ -151,7 +145,7 @@ class DuplicatesScreen(Screen):
     # ---- loading ------------------------------------------------------------------------------
     def action_reload(self) -> None:
         self.loaded = False
-        self._set_status("grouping…")
+        self.set_status("grouping…")
         self._load()
 
     @work(thread=True, exclusive=True, group="d-load", exit_on_error=False)
@@ -174,7 +168,7 @@ class DuplicatesScreen(Screen):
         self.app.call_from_thread(self._loaded, result or {})
 
     def _failed(self, message: str) -> None:
-        self._set_status(f"[red]{escape(message)}[/]")
+        self.set_status(f"[red]{escape(message)}[/]")
         self.loaded = True
 
     def _loaded(self, result: dict[str, Any]) -> None:
@@ -189,16 +183,11 @@ class DuplicatesScreen(Screen):
                  for f in self.findings[:6]]
         self.query_one("#d-findings", Static).update("\n".join(lines))
         if self.busy is None:
-            self._set_status("")
+            self.set_status("")
         self._draw_counts()
         self.loaded = True
 
     # ---- drawing ------------------------------------------------------------------------------
-    def _set_status(self, text: str) -> None:
-        self.status_text = text
-        with contextlib.suppress(Exception):
-            self.query_one("#d-status", Static).update(text)
-
     def approved_rows(self) -> list[FileRow]:
         return [r for r in self.rows if r.path in self.approvals]
 
@@ -254,8 +243,7 @@ class DuplicatesScreen(Screen):
 
     # ---- moving and undoing -------------------------------------------------------------------
     def action_move(self) -> None:
-        if self.busy:
-            self.notify(f"already {self.busy}", severity="warning")
+        if self.refuse_busy():
             return
         if not self.loaded:
             self.notify("still grouping", severity="warning")
@@ -280,15 +268,14 @@ class DuplicatesScreen(Screen):
         self.app.push_screen(ConfirmScreen(question), answered)
 
     def action_undo(self) -> None:
-        if self.busy:
-            self.notify(f"already {self.busy}", severity="warning")
+        if self.refuse_busy():
             return
         self._start("restoring", None)
 
     def _start(self, what: str, paths: list[str] | None) -> None:
         self.busy = what
         self.loaded = False  # the groups change with the move: regrouped when it is done
-        self._set_status(f"{what}…")
+        self.set_status(f"{what}…")
         self._run(what, paths, self.last_batch)
 
     @work(thread=True, exclusive=True, group="d-job", exit_on_error=False)
@@ -311,7 +298,7 @@ class DuplicatesScreen(Screen):
                     if t == "progress" and time.monotonic() - last > 0.25:
                         last = time.monotonic()
                         self.app.call_from_thread(
-                            self._set_status, f"{what}… {ev.get('done', 0):,}/{ev.get('total', 0):,}")
+                            self.set_status, f"{what}… {ev.get('done', 0):,}/{ev.get('total', 0):,}")
                     elif t == "batch":
                         result = ev
                     elif t == "error":
@@ -324,7 +311,7 @@ class DuplicatesScreen(Screen):
     def _done(self, what: str, result: dict[str, Any] | None, problem: str) -> None:
         self.busy = None
         if result is None:
-            self._set_status(f"[red]{what} failed:[/] {escape(problem)}")
+            self.set_status(f"[red]{what} failed:[/] {escape(problem)}")
             self.notify(problem or f"{what} failed", severity="error", timeout=10)
         else:
             self.moved_any = True
@@ -336,5 +323,5 @@ class DuplicatesScreen(Screen):
                 self.last_batch = None
                 text = f"restored {n:,} file(s)"
             self.notify(text, timeout=6)
-            self._set_status(escape(text))
+            self.set_status(escape(text))
         self.action_reload()

@@ -14,9 +14,8 @@ The summary says how many were added and rejected; `nexara restore ROOT
 
 from __future__ import annotations
 
-import contextlib
 import time
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from rich.markup import escape
 from rich.style import Style
@@ -24,19 +23,19 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.screen import Screen
 from textual.widgets import Footer, Input, ProgressBar, Static
 
 from core.errors import NexaraError
 from core.events import EventType
 from nexara_tui.file_model import FileRow
 from nexara_tui.screens.duplicates import job_events
+from nexara_tui.screens.job_view import JobView
 from nexara_tui.screens.prompts import ConfirmScreen
 from nexara_tui.widgets.file_list import Column, FileList
 from nexara_tui.widgets.header import NexaraHeader
 
 if TYPE_CHECKING:
-    from nexara_tui.app import NexaraApp
+    pass
 
 STATUS_STYLES = {
     "add": Style(color="green"),
@@ -58,8 +57,9 @@ def item_row(ev: dict[str, Any]) -> FileRow:
                    cls=str(ev.get("cls", "")), size=int(ev.get("size") or 0), data=dict(ev))
 
 
-class IngestScreen(Screen):
+class IngestScreen(JobView):
     TITLE = "Ingest"
+    STATUS_ID = "i-status"
 
     BINDINGS = [
         Binding("ctrl+d", "plan", "Plan", priority=True, id="ingest.plan",
@@ -82,14 +82,7 @@ class IngestScreen(Screen):
         self.incoming = incoming
         self.items: list[FileRow] = []
         self.summary: dict[str, Any] | None = None
-        self.busy: str | None = None
         self.phase = ""
-        self.status_text = ""
-
-    @property
-    def nexara(self) -> NexaraApp:
-        """The app, typed: its host and root."""
-        return cast("NexaraApp", self.app)
 
     def compose(self) -> ComposeResult:
         yield NexaraHeader()
@@ -132,21 +125,16 @@ class IngestScreen(Screen):
             argv += ["--class", cls]
         return argv
 
-    def _set_status(self, text: str) -> None:
-        self.status_text = text
-        with contextlib.suppress(Exception):
-            self.query_one("#i-status", Static).update(text)
-
     # ---- actions ------------------------------------------------------------------------------
     def action_plan(self) -> None:
         argv = self._argv()
-        if argv is None or self._refuse_busy():
+        if argv is None or self.refuse_busy():
             return
         self._start("planning", [*argv, "--dry-run", "--json"], job=False)
 
     def action_go(self) -> None:
         argv = self._argv()
-        if argv is None or self._refuse_busy():
+        if argv is None or self.refuse_busy():
             return
         adds = sum(r.verdict == "add" for r in self.items)
         planned = f"{adds:,} clip(s) were planned to be added.\n" if self.items else ""
@@ -163,18 +151,13 @@ class IngestScreen(Screen):
     def action_back(self) -> None:
         self.dismiss(bool(self.summary and self.summary.get("added")))
 
-    def _refuse_busy(self) -> bool:
-        if self.busy:
-            self.notify(f"already {self.busy}", severity="warning")
-        return bool(self.busy)
-
     def _start(self, what: str, argv: list[str], job: bool) -> None:
         self.busy = what
         self.items = []
         self.summary = None
         self.file_list.set_rows([])
         self.query_one("#i-summary", Static).update("")
-        self._set_status(f"{what}…")
+        self.set_status(f"{what}…")
         self._run(what, argv, job)
 
     @work(thread=True, exclusive=True, group="i-job", exit_on_error=False)
@@ -183,7 +166,7 @@ class IngestScreen(Screen):
         rows: list[FileRow] = []
         last = 0.0
         if host is None:
-            self.app.call_from_thread(self._failed, what, "not connected to a host")
+            self.app.call_from_thread(self.run_failed, what, "not connected to a host")
             return
         try:
             stream = job_events(host, argv) if job else host.stream(argv)
@@ -205,7 +188,7 @@ class IngestScreen(Screen):
                 elif t == "job_end" and ev.get("rc") not in (0, None):
                     raise NexaraError(f"ingest job ended with status {ev.get('rc')}")
         except Exception as exc:  # noqa: BLE001 - a failed run or a dropped link: say so
-            self.app.call_from_thread(self._failed, what, getattr(exc, "message", str(exc)))
+            self.app.call_from_thread(self.run_failed, what, getattr(exc, "message", str(exc)))
             return
         self.app.call_from_thread(self._done)
 
@@ -222,7 +205,7 @@ class IngestScreen(Screen):
         else:  # moves
             self.phase = "moving into the dataset"
             bar.update(total=int(ev.get("total") or 1), progress=int(ev.get("done") or 0))
-        self._set_status(f"{self.busy or ''}: {self.phase}…")
+        self.set_status(f"{self.busy or ''}: {self.phase}…")
 
     def _planned(self, rows: list[FileRow], plan: dict[str, Any]) -> None:
         self.items = rows
@@ -244,12 +227,7 @@ class IngestScreen(Screen):
             text += f" — batch {ev['batch']} (undo: nexara restore ROOT --batch {ev['batch']})"
         self.query_one("#i-summary", Static).update(f"[b]{escape(text)}[/]")
 
-    def _failed(self, what: str, message: str) -> None:
-        self.busy = None
-        self._set_status(f"[red]{what} failed:[/] {escape(message)}")
-        self.notify(message or f"{what} failed", severity="error", timeout=10)
-
     def _done(self) -> None:
         self.busy = None
-        self._set_status("done" if self.summary else "")
+        self.set_status("done" if self.summary else "")
         self.query_one("#i-progress", ProgressBar).update(total=1, progress=1)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import contextlib
 import posixpath
 import time
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from rich.markup import escape
 from rich.style import Style
@@ -26,20 +26,19 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.screen import Screen
 from textual.widgets import Footer, Input, ProgressBar, Static
 
 from core.errors import NexaraError
 from core.events import EventType
 from nexara_tui.file_model import FileRow
 from nexara_tui.screens.duplicates import job_events
+from nexara_tui.screens.job_view import JobView
 from nexara_tui.screens.prompts import ConfirmScreen
 from nexara_tui.widgets.file_list import Column, FileList
 from nexara_tui.widgets.header import NexaraHeader
 
 if TYPE_CHECKING:
     from core.host.base import Host
-    from nexara_tui.app import NexaraApp
 
 TO_FETCH = "to fetch"
 STATUS_STYLES = {
@@ -79,8 +78,9 @@ def running_job(host: Host, root: str) -> str | None:
     return None
 
 
-class RedownloadScreen(Screen):
+class RedownloadScreen(JobView):
     TITLE = "Re-download"
+    STATUS_ID = "rd-status"
 
     BINDINGS = [
         Binding("ctrl+d", "plan", "List", priority=True, id="redownload.plan",
@@ -106,13 +106,6 @@ class RedownloadScreen(Screen):
         self._by_url: dict[str, FileRow] = {}
         self.plan: dict[str, Any] | None = None
         self.end: dict[str, Any] | None = None
-        self.busy: str | None = None
-        self.status_text = ""
-
-    @property
-    def nexara(self) -> NexaraApp:
-        """The app, typed: its host and root."""
-        return cast("NexaraApp", self.app)
 
     def compose(self) -> ComposeResult:
         yield NexaraHeader()
@@ -141,14 +134,14 @@ class RedownloadScreen(Screen):
 
     # ---- actions ------------------------------------------------------------------------------
     def action_plan(self) -> None:
-        if self._refuse_busy() or self.nexara.root is None:
+        if self.refuse_busy() or self.nexara.root is None:
             return
         self._start("listing", ["redownload", str(self.nexara.root), "--json"], job=False)
 
     def action_go(self) -> None:
         root = self.nexara.root
         incoming = self.query_one("#rd-incoming", Input).value.strip()
-        if self._refuse_busy() or root is None:
+        if self.refuse_busy() or root is None:
             return
         if not incoming:
             self.notify("name the INCOMING folder first", severity="warning")
@@ -177,15 +170,10 @@ class RedownloadScreen(Screen):
     def action_back(self) -> None:
         self.dismiss(bool(self.end and self.end.get("downloaded")))
 
-    def _refuse_busy(self) -> bool:
-        if self.busy:
-            self.notify(f"already {self.busy}", severity="warning")
-        return bool(self.busy)
-
     def _start(self, what: str, argv: list[str], job: bool, attach: str | None = None) -> None:
         self.busy = what
         self.end = None
-        self._set_status(f"{what}…")
+        self.set_status(f"{what}…")
         self._run(what, argv, job, attach)
 
     # ---- the worker thread ----------------------------------------------------------------------
@@ -206,7 +194,7 @@ class RedownloadScreen(Screen):
     def _run(self, what: str, argv: list[str], job: bool, attach: str | None) -> None:
         host = self.nexara.host
         if host is None:
-            self.app.call_from_thread(self._failed, what, "not connected to a host")
+            self.app.call_from_thread(self.run_failed, what, "not connected to a host")
             return
         pending: list[dict[str, Any]] = []
         last = 0.0
@@ -238,16 +226,11 @@ class RedownloadScreen(Screen):
                     raise NexaraError(f"re-download job ended with status {ev.get('rc')}")
         except Exception as exc:  # noqa: BLE001 - a failed run or a dropped link: say so
             self.app.call_from_thread(self._downloaded, pending)
-            self.app.call_from_thread(self._failed, what, getattr(exc, "message", str(exc)))
+            self.app.call_from_thread(self.run_failed, what, getattr(exc, "message", str(exc)))
             return
         self.app.call_from_thread(self._done)
 
     # ---- drawing (UI thread) --------------------------------------------------------------------
-    def _set_status(self, text: str) -> None:
-        self.status_text = text
-        with contextlib.suppress(Exception):
-            self.query_one("#rd-status", Static).update(text)
-
     def _planned(self, plan: dict[str, Any]) -> None:
         self.plan = plan
         self.rows = target_rows(list(plan.get("targets") or []))
@@ -268,7 +251,7 @@ class RedownloadScreen(Screen):
     def _started(self, ev: dict[str, Any]) -> None:
         self.query_one("#rd-progress", ProgressBar).update(total=max(1, int(ev.get("total") or 0)),
                                                            progress=0)
-        self._set_status(f"downloading into {escape(str(ev.get('into', '')))} …")
+        self.set_status(f"downloading into {escape(str(ev.get('into', '')))} …")
 
     def _downloaded(self, evs: list[dict[str, Any]]) -> None:
         if not evs:
@@ -288,7 +271,7 @@ class RedownloadScreen(Screen):
         self.query_one("#rd-progress", ProgressBar).update(total=max(1, int(last.get("total") or 1)),
                                                            progress=int(last.get("done") or 0))
         failed = sum(r.verdict == "error" for r in self.rows)
-        self._set_status(f"downloading: {last.get('done', 0):,}/{last.get('total', 0):,}"
+        self.set_status(f"downloading: {last.get('done', 0):,}/{last.get('total', 0):,}"
                          + (f" · [red]{failed:,} failed[/]" if failed else "") + " …")
 
     def _finished(self, ev: dict[str, Any]) -> None:
@@ -298,13 +281,8 @@ class RedownloadScreen(Screen):
             f"{ev['failed']:,}[/] in {ev['seconds']:.0f} s — into {escape(str(ev['into']))}\n"
             "ctrl+n: ingest them (verified, copies refused, journaled; restore --batch undoes it)")
 
-    def _failed(self, what: str, message: str) -> None:
-        self.busy = None
-        self._set_status(f"[red]{what} failed:[/] {escape(message)}")
-        self.notify(message or f"{what} failed", severity="error", timeout=10)
-
     def _done(self) -> None:
         self.busy = None
-        self._set_status("done" if self.end else "")
+        self.set_status("done" if self.end else "")
         if self.end:
             self.query_one("#rd-progress", ProgressBar).update(total=1, progress=1)
