@@ -86,3 +86,48 @@ async def test_fetch_the_lost_clips_then_ingest_them(tmp_path: Path, server):  #
         assert ing.summary is not None and ing.summary["added"] == 1
         assert (root / "train" / "violent" / fetched[0].name).is_file()
         assert not fetched[0].exists()  # moved, not copied
+
+
+async def test_reopening_the_view_follows_the_download_that_runs(tmp_path: Path, server):  # noqa: F811
+    """A download started elsewhere (the CLI, or this view before the link dropped) is followed,
+    not started twice: its rows come from the job's own events."""
+    import time
+
+    from core.jobs import job_dir
+
+    base, served = server
+    root = tmp_path / "ds"
+    tv = root / "train" / "violent"
+    for i in range(2):
+        write_clip(tv / f"ok_{i}.mp4", "violent", seed=60 + i)
+    for name in ("first", "second"):  # two good sources: the job pauses between them
+        make_damaged(tv / f"{name}.mp4", "zero_byte", seed=len(name))
+        (tv / f"{name}.info.json").write_text(json.dumps({"id": name, "webpage_url": f"{base}/{name}.mp4"}))
+        write_clip(served / f"{name}.mp4", "violent", seed=100 + len(name))
+    host = LocalHost()
+    assert host.run(["scan", str(root), "--json", "--workers", "1"], timeout=120).rc == 0
+    inc = tmp_path / "incoming"
+    job = host.start_job(["redownload", str(root), "--run", "--foreground", "--into", str(inc),
+                          "--sleep", "120"])
+    log = job_dir(job) / "events.jsonl"
+    deadline = time.monotonic() + 120
+    while '"type": "download"' not in log.read_text().replace('"type":"', '"type": "'):
+        assert time.monotonic() < deadline, "the first download never came"
+        time.sleep(0.1)
+    try:
+        app = NexaraApp(root=str(root), host=host)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.press("2")
+            await wait_for(pilot, lambda: isinstance(app.screen, DecisionScreen), what="Decide")
+            await pilot.press("g")
+            await wait_for(pilot, lambda: isinstance(app.screen, RedownloadScreen), what="the plan A view")
+            rd: RedownloadScreen = app.screen  # type: ignore[assignment]
+            await wait_for(pilot, lambda: any(r.verdict == "ok" for r in rd.rows), timeout=60,
+                           what="the running job's first download")
+            assert rd.busy == "downloading" and rd.end is None  # following, not finished
+            assert sorted(r.verdict for r in rd.rows) == ["ok", "to fetch"]
+            assert len(host.jobs()) == 1  # nothing started a second download
+            host.cancel_job(job)
+            await wait_for(pilot, lambda: not rd.busy, timeout=60, what="the follow to end")
+    finally:
+        host.cancel_job(job)
