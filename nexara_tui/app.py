@@ -12,6 +12,7 @@ UI is already up, and the header shows "connecting".
 from __future__ import annotations
 
 import contextlib
+import gc
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -24,7 +25,7 @@ from textual.signal import Signal
 from core.events import LinkState
 from core.host import Host
 from nexara_tui.commands import NexaraCommands
-from nexara_tui.messages import HostStateChanged, ScanFinished, ScanProgress
+from nexara_tui.messages import HostStateChanged, ScanFinished, ScanProgress, ScreenLoaded
 from nexara_tui.state import AppState
 
 if TYPE_CHECKING:
@@ -84,6 +85,7 @@ class NexaraApp(App):
         self._host_opener = host_opener
         self.state_signal: Signal[AppState] = Signal(self, "nexara-state")
         self._mode_screens: dict[str, Screen] = {}
+        self._heap_settle_pending = False
         for mode in SCREENS:
             self.add_mode(mode, self._screen_factory(mode))
 
@@ -151,6 +153,31 @@ class NexaraApp(App):
         self.state.last_summary = summary
         self.state.last_scan_level = level
         self.broadcast(lambda: ScanFinished(summary, root=root, level=level, loaded=loaded))
+        self.settle_heap()
+
+    def on_screen_loaded(self, message: ScreenLoaded) -> None:
+        self.settle_heap()
+
+    def settle_heap(self) -> None:
+        """After a big load, move what survives out of the garbage collector's sight.
+
+        A 50,000-file store is about a million tracked objects (rows, their dicts and
+        tuples). Python's full collections walk all of them — 160–200 ms each, 43 times in
+        200 screen switches (benchmarks/tui_scale.py, gc callbacks) — and one landing in
+        a switch made it 400–850 ms. So once a load is painted: collect (what the last
+        freeze kept, garbage now, goes too, so memory stays bounded), then `gc.freeze()`
+        the survivors; later full collections walk only what came after. One pause
+        per load, when the user has just waited for it anyway, instead of dozens later.
+        """
+        if not self._heap_settle_pending:
+            self._heap_settle_pending = True
+            self.call_after_refresh(self._settle_heap_now)
+
+    def _settle_heap_now(self) -> None:
+        self._heap_settle_pending = False
+        gc.unfreeze()
+        gc.collect()
+        gc.freeze()
 
     def on_scan_progress(self, message: ScanProgress) -> None:
         share = int(100 * message.done / message.total) if message.total else None
@@ -287,6 +314,7 @@ class NexaraApp(App):
             self.push_screen(HelpScreen(self.screen))
 
     def on_unmount(self) -> None:
+        gc.unfreeze()  # an app run inside a longer process (tests, a notebook) leaves it as it was
         if self.host is not None:
             with contextlib.suppress(Exception):  # leaving anyway
                 self.host.close()
