@@ -91,10 +91,6 @@ async def test_fetch_the_lost_clips_then_ingest_them(tmp_path: Path, server):  #
 async def test_reopening_the_view_follows_the_download_that_runs(tmp_path: Path, server):  # noqa: F811
     """A download started elsewhere (the CLI, or this view before the link dropped) is followed,
     not started twice: its rows come from the job's own events."""
-    import time
-
-    from core.jobs import job_dir
-
     base, served = server
     root = tmp_path / "ds"
     tv = root / "train" / "violent"
@@ -109,11 +105,10 @@ async def test_reopening_the_view_follows_the_download_that_runs(tmp_path: Path,
     inc = tmp_path / "incoming"
     job = host.start_job(["redownload", str(root), "--run", "--foreground", "--into", str(inc),
                           "--sleep", "120"])
-    log = job_dir(job) / "events.jsonl"
-    deadline = time.monotonic() + 120
-    while '"type": "download"' not in log.read_text().replace('"type":"', '"type": "'):
-        assert time.monotonic() < deadline, "the first download never came"
-        time.sleep(0.1)
+    for _off, ev in host.attach(job, 0, follow=True):  # the job's own log: its first download
+        assert ev["type"] != "job_end", "the job ended before its first download"
+        if ev["type"] == "download":
+            break
     try:
         app = NexaraApp(root=str(root), host=host)
         async with app.run_test(size=(120, 40)) as pilot:
