@@ -27,7 +27,7 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from core.errors import NexaraError
 from core.events import EventType
@@ -37,6 +37,7 @@ from nexara_tui.file_model import FileRow
 from nexara_tui.screens.job_view import JobView
 from nexara_tui.screens.prompts import ConfirmScreen
 from nexara_tui.widgets.file_list import Column, FileList
+from nexara_tui.widgets.footer import NexaraFooter
 from nexara_tui.widgets.header import NexaraHeader
 
 if TYPE_CHECKING:
@@ -132,7 +133,7 @@ class DuplicatesScreen(JobView):
             yield Static(id="d-findings")
             yield FileList(id="d-list", columns=COLUMNS, marked=self.approvals,
                            empty_text="No duplicates. (Scan first: screen 1.)")
-        yield Footer(compact=True)
+        yield NexaraFooter()
 
     @property
     def file_list(self) -> FileList:

@@ -23,7 +23,7 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.widgets import Footer, Input, ProgressBar, Static
+from textual.widgets import Input, ProgressBar, Static
 
 from core.errors import NexaraError
 from core.events import EventType
@@ -32,6 +32,7 @@ from nexara_tui.screens.duplicates import job_events
 from nexara_tui.screens.job_view import JobView
 from nexara_tui.screens.prompts import ConfirmScreen
 from nexara_tui.widgets.file_list import Column, FileList
+from nexara_tui.widgets.footer import NexaraFooter
 from nexara_tui.widgets.header import NexaraHeader
 
 if TYPE_CHECKING:
@@ -96,7 +97,7 @@ class IngestScreen(JobView):
             yield Static(id="i-summary")
             yield FileList(id="i-list", columns=COLUMNS,
                            empty_text="ctrl+d: plan (dry run) · ctrl+g: ingest")
-        yield Footer(compact=True)
+        yield NexaraFooter()
 
     def on_mount(self) -> None:
         self.query_one("#i-incoming", Input).focus()

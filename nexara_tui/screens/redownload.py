@@ -26,7 +26,7 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.widgets import Footer, Input, ProgressBar, Static
+from textual.widgets import Input, ProgressBar, Static
 
 from core.errors import NexaraError
 from core.events import EventType
@@ -35,6 +35,7 @@ from nexara_tui.screens.duplicates import job_events
 from nexara_tui.screens.job_view import JobView
 from nexara_tui.screens.prompts import ConfirmScreen
 from nexara_tui.widgets.file_list import Column, FileList
+from nexara_tui.widgets.footer import NexaraFooter
 from nexara_tui.widgets.header import NexaraHeader
 
 if TYPE_CHECKING:
@@ -118,7 +119,7 @@ class RedownloadScreen(JobView):
             yield Static(id="rd-summary")
             yield FileList(id="rd-list", columns=COLUMNS,
                            empty_text="no lost clip with a known source (ctrl+d: list again)")
-        yield Footer(compact=True)
+        yield NexaraFooter()
 
     def on_mount(self) -> None:
         root = self.nexara.root

@@ -23,13 +23,14 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 from textual.worker import get_current_worker
 
 from core.errors import NexaraError
 from core.events import CandidateEvent, EventType, RepairSummaryEvent
 from core.host import temp_list_on
 from nexara_tui.screens.prompts import ConfirmScreen
+from nexara_tui.widgets.footer import NexaraFooter
 from nexara_tui.widgets.frame_preview import FramePreview
 from nexara_tui.widgets.table import Table
 
@@ -78,7 +79,7 @@ class RepairScreen(ModalScreen[str | None]):
                 with VerticalScroll(id="r-side"):
                     yield Static(id="r-detail")
                     yield FramePreview(id="r-preview")
-            yield Footer(compact=True)
+            yield NexaraFooter()
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)

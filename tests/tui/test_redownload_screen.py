@@ -126,3 +126,29 @@ async def test_reopening_the_view_follows_the_download_that_runs(tmp_path: Path,
             await wait_for(pilot, lambda: not rd.busy, timeout=60, what="the follow to end")
     finally:
         host.cancel_job(job)
+
+
+async def test_the_views_footers_keep_help_and_quit_at_80_columns(tmp_path: Path, monkeypatch):
+    """The Re-download, Duplicates and Repair views used Textual's Footer, which ran "q Quit"
+    off the edge at 80 columns ("q Qui" in tmux); they use the app's footer now."""
+    from textual.widgets import Footer
+
+    from nexara_tui.screens.duplicates import DuplicatesScreen
+    from tests.tui import factory
+
+    monkeypatch.chdir(tmp_path)
+    factory.no_user_config(tmp_path)
+    factory.build_store(tmp_path / "ds", 50, seed=2)
+    app = NexaraApp(root="ds", host=LocalHost())
+    async with app.run_test(size=(80, 24)) as pilot:
+        for view in (RedownloadScreen(), DuplicatesScreen()):
+            await app.push_screen(view)
+            await wait_for(pilot, lambda v=view: any(k.key_display == "q" for k in v.query("FooterKey")),
+                           what=f"{type(view).__name__}'s footer")
+            footer = view.query_one(Footer)
+            keys = [k.key_display for k in footer.query("FooterKey")]
+            assert "?" in keys and keys[-1] == "q", keys
+            used = sum(k.outer_size.width for k in footer.query("FooterKey"))
+            assert used <= 80, (keys, used)
+            view.dismiss(None)
+            await pilot.pause()
