@@ -334,23 +334,11 @@ def content_hash(path: Any) -> str:
     is the same footage anyway. A quarter of fast_hash's reads and hashing: it runs on
     every usable clip of every scan.
     """
-    import hashlib
+    from core.fsops import sampled_digest
 
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        size = os.fstat(fd).st_size
-        h = hashlib.blake2b(size.to_bytes(8, "little"), digest_size=16)
-        if size <= 2 * _HEAD_BYTES + _SAMPLES * _SAMPLE_BYTES:
-            h.update(os.pread(fd, size, 0))
-        else:
-            h.update(os.pread(fd, _HEAD_BYTES, 0))
-            span = size - 2 * _HEAD_BYTES - _SAMPLE_BYTES
-            for i in range(_SAMPLES):
-                h.update(os.pread(fd, _SAMPLE_BYTES, _HEAD_BYTES + span * i // (_SAMPLES - 1)))
-            h.update(os.pread(fd, _HEAD_BYTES, size - _HEAD_BYTES))
-        return "b2s:" + h.hexdigest()
-    finally:
-        os.close(fd)
+    # the whole file up to and including 160 KiB (`whole_below` is exclusive)
+    return "b2s:" + sampled_digest(path, _HEAD_BYTES, _SAMPLE_BYTES, _SAMPLES,
+                                   2 * _HEAD_BYTES + _SAMPLES * _SAMPLE_BYTES + 1)
 
 
 def fingerprint_of(path: Any, collector: FrameCollector | None, size: int) -> Fingerprint | None:

@@ -44,7 +44,6 @@ import contextlib
 import ctypes
 import errno
 import fcntl
-import hashlib
 import json
 import os
 import secrets
@@ -56,7 +55,7 @@ from typing import Any
 
 from core.dataset import QUARANTINE_DIR
 from core.errors import NexaraError
-from core.fsops import fsync_dir
+from core.fsops import fsync_dir, sampled_digest
 from core.userpaths import shown
 
 JOURNAL_NAME = "journal.jsonl"
@@ -89,34 +88,7 @@ _WHOLE_BELOW = 2 * _HEAD + _SAMPLES * _SAMPLE
 
 def fast_hash(path: str | os.PathLike[str]) -> str:
     """Identity hash of a file: size + head + tail + middle samples (see module doc)."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        size = os.fstat(fd).st_size
-        h = hashlib.blake2b(digest_size=16)
-        h.update(size.to_bytes(8, "little"))
-        if size < _WHOLE_BELOW:
-            h.update(_read_all(fd, size))
-        else:
-            h.update(os.pread(fd, _HEAD, 0))
-            span = size - 2 * _HEAD - _SAMPLE
-            for i in range(_SAMPLES):
-                h.update(os.pread(fd, _SAMPLE, _HEAD + span * i // (_SAMPLES - 1)))
-            h.update(os.pread(fd, _HEAD, size - _HEAD))
-        return "b2f:" + h.hexdigest()
-    finally:
-        os.close(fd)
-
-
-def _read_all(fd: int, size: int) -> bytes:
-    """Exactly `size` bytes (fewer if the file shrank): one read() for a small file."""
-    chunks, got = [], 0
-    while got < size:
-        b = os.read(fd, size - got)
-        if not b:
-            break
-        chunks.append(b)
-        got += len(b)
-    return b"".join(chunks)
+    return "b2f:" + sampled_digest(path, _HEAD, _SAMPLE, _SAMPLES, _WHOLE_BELOW)
 
 
 def new_batch_id() -> str:

@@ -39,3 +39,17 @@ def test_makedirs_durable_creates_every_level(tmp_path):
     makedirs_durable(d)
     assert d.is_dir()
     makedirs_durable(d)  # idempotent
+
+
+def test_the_sampled_hashes_are_those_already_on_disk(tmp_path):
+    """Journals and scan stores written before `fsops.sampled_digest` hold these values: the
+    journal's identity hash and the exact-copy hash must come out the same, byte for byte."""
+    from core.fingerprint import content_hash
+    from core.journal import fast_hash
+
+    golden = {1000: ("b2f:6cb232c2829e9ddec3870979772bcaeb", "b2s:6cb232c2829e9ddec3870979772bcaeb"),
+              700_000: ("b2f:fd84b7acff43a69df2b6f0c8ca8cdb3a", "b2s:486344132a93ec278c63a03b121c5c2d")}
+    for n, (journal, copy) in golden.items():
+        p = tmp_path / f"f{n}"
+        p.write_bytes((bytes(range(256)) * (n // 256 + 1))[:n])
+        assert (fast_hash(p), content_hash(p)) == (journal, copy), n
